@@ -12,6 +12,7 @@
 #define SLOG_SLOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum slog_level { SLOG_DEBUG = 0, SLOG_INFO, SLOG_WARN, SLOG_ERROR };
 
