@@ -51,7 +51,8 @@ static const char content_sql[] =
 	"headers jsonb)), "
 	"ok AS (SELECT i.* FROM input i "
 	"WHERE EXISTS (SELECT 1 FROM simpul.regions r WHERE r.code = i.region_code) "
-	"AND (i.kim_id IS NULL OR EXISTS (SELECT 1 FROM simpul.kims k WHERE k.id = i.kim_id))), "
+	"AND (i.kim_id IS NULL OR EXISTS (SELECT 1 FROM simpul.kims k WHERE k.id = i.kim_id "
+	"AND k.status = 'verified'))), "
 	KEYS_CTE("content")
 	"c AS (INSERT INTO simpul.content (id, type, title, body, region_code, kim_id, author_id, "
 	"author_name, author_contact, tags, media_urls, source, created_at, updated_at) "
@@ -111,7 +112,10 @@ static char *full_sql(enum commit_kind kind)
 	char *s = NULL;
 	const char *kim_case = kind == COMMIT_CONTENT
 				       ? "WHEN i.kim_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-					 "simpul.kims k WHERE k.id = i.kim_id) THEN 'unknown_kim'"
+					 "simpul.kims k WHERE k.id = i.kim_id) THEN 'unknown_kim' "
+					 "WHEN i.kim_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+					 "simpul.kims k WHERE k.id = i.kim_id AND k.status = 'verified') "
+					 "THEN 'kim_not_verified'"
 				       : "";
 
 	if (asprintf(&s, "%s" RESULT_SELECT, kind == COMMIT_CONTENT ? content_sql : kim_sql,
@@ -224,6 +228,8 @@ static enum commit_outcome outcome_parse(const char *s)
 		return COMMIT_UNKNOWN_REGION;
 	if (strcmp(s, "unknown_kim") == 0)
 		return COMMIT_UNKNOWN_KIM;
+	if (strcmp(s, "kim_not_verified") == 0)
+		return COMMIT_KIM_NOT_VERIFIED;
 	return COMMIT_ERROR;
 }
 

@@ -236,6 +236,7 @@ enum commit_outcome {
 	COMMIT_CONFLICT,       /* same key, different body */
 	COMMIT_UNKNOWN_REGION,
 	COMMIT_UNKNOWN_KIM,
+	COMMIT_KIM_NOT_VERIFIED, /* the KIM exists but may not post yet */
 	COMMIT_UNAVAILABLE,    /* PostgreSQL down: nothing written */
 	COMMIT_ERROR,          /* unexpected database error */
 };

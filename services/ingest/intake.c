@@ -85,6 +85,9 @@ static int commit_wait(struct ingest_intake *in, struct commit_item *it, char *e
 	case COMMIT_UNKNOWN_KIM:
 		rc = util_err_set(err, errlen, UTIL_EINVAL, "unknown_kim: kim_id");
 		break;
+	case COMMIT_KIM_NOT_VERIFIED:
+		rc = util_err_set(err, errlen, UTIL_EINVAL, "kim_not_verified: kim_id");
+		break;
 	case COMMIT_UNAVAILABLE:
 		rc = util_err_set(err, errlen, UTIL_EUNAVAIL, "database unavailable");
 		break;

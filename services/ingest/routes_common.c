@@ -98,6 +98,10 @@ static bool item_error(const struct commit_item *it, struct ingest_verr *e)
 	case COMMIT_UNKNOWN_KIM:
 		ingest_verr_set(e, 422, "unknown_kim", "kim_id", "no such kim");
 		break;
+	case COMMIT_KIM_NOT_VERIFIED:
+		ingest_verr_set(e, 422, "kim_not_verified", "kim_id",
+				"kim is not verified yet and may not post");
+		break;
 	case COMMIT_UNAVAILABLE:
 		ingest_verr_set(e, 503, "unavailable", NULL, "database unavailable, retry");
 		break;

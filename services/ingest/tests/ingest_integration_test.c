@@ -330,6 +330,19 @@ int main(int argc, char **argv)
 	CHECK(http("GET", err, tok, NULL, NULL, &b) == 200, "GET: %s", b.data);
 	CHECK(strstr(b.data, "\"status\":\"submitted\""), "GET body %s", b.data);
 
+	/* A KIM still pending verification may not post (issue 4: only a
+	 * verified KIM becomes able to post); nothing is written. */
+	sql1("UPDATE simpul.kims SET status = 'pending' WHERE id = $1", 1,
+	     (const char *const[]){kim});
+	snprintf(key, sizeof(key), "itest-pending-%lld", (long long)util_now_ms());
+	CHECK(http("POST", "/v1/content", tok, key, body1, &b) == 422, "pending kim: %s", b.data);
+	CHECK(strstr(b.data, "\"code\":\"kim_not_verified\"") && strstr(b.data, "\"field\":\"kim_id\""),
+	      "pending kim body %s", b.data);
+	v = sql1("SELECT count(*) FROM simpul.content WHERE author_id = $1", 1,
+		 (const char *const[]){user});
+	CHECK(v && strcmp(v, "1") == 0, "rows after pending-kim post %s", v);
+	free(v);
+
 	/* SIGTERM: clean exit 0. */
 	kill(child, SIGTERM);
 	CHECK(waitpid(child, &st, 0) == child, "waitpid");
