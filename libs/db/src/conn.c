@@ -69,8 +69,11 @@ static int map_sqlstate(const char *st)
 {
 	if (!st || strlen(st) != 5)
 		return UTIL_EIO;
-	if (!strcmp(st, "23505") || !strcmp(st, "40001") || !strcmp(st, "40P01"))
+	if (!strcmp(st, "23505"))
 		return UTIL_ECONFLICT;
+	/* serialization failure, deadlock: retry the transaction */
+	if (!strcmp(st, "40001") || !strcmp(st, "40P01"))
+		return UTIL_EUNAVAIL;
 	if (!strcmp(st, "23503") || !strcmp(st, "23514") || !strcmp(st, "23502") ||
 	    !strncmp(st, "22", 2))
 		return UTIL_EINVAL;
@@ -196,16 +199,23 @@ static int reconnect(struct db_conn *c, char *err, size_t errlen)
 	}
 	if (!c->pg)
 		return util_err_set(err, errlen, UTIL_ENOMEM, "postgresql: out of memory");
+	/* A new session: nothing is prepared on it, whatever happens next. */
+	for (s = c->stmts; s; s = s->next)
+		s->prepared = false;
 	if (PQstatus(c->pg) != CONNECTION_OK) {
 		char msg[512];
 		copy_trim(msg, sizeof msg, PQerrorMessage(c->pg));
 		return util_err_set(err, errlen, UTIL_EUNAVAIL, "postgresql unavailable: %s", msg);
 	}
 	rc = session_setup(c, err, errlen);
-	if (rc)
-		return rc == UTIL_EUNAVAIL ? rc : UTIL_EUNAVAIL;
-	for (s = c->stmts; s; s = s->next)
-		s->prepared = false;
+	if (rc) {
+		/* Never use a session without its settings (search_path,
+		 * statement_timeout): drop it, the next call connects anew. */
+		PQfinish(c->pg);
+		c->pg = NULL;
+		atomic_store(&c->up, false);
+		return UTIL_EUNAVAIL;
+	}
 	atomic_store(&c->up, true);
 	if (!first)
 		slog_info("postgresql reconnected", NULL);

@@ -323,6 +323,36 @@ int db_copy_begin(struct db_conn *c, const char *copy_sql, char *err, size_t err
 	return rc;
 }
 
+/*
+ * PQputCopyData/End failed: the server's reason (and SQLSTATE) may wait,
+ * unparsed, in libpq's input, so report the first error result rather than
+ * libpq's generic message. libpq parses that input only once it left the
+ * COPY state, hence the CopyDone first (harmless when already out of it).
+ * Stops at a COPY state (PQgetResult would return it forever).
+ */
+static int copy_broken(struct db_conn *c, char *err, size_t errlen)
+{
+	PGresult *r, *bad = NULL;
+	int rc;
+
+	(void)PQputCopyEnd(c->pg, "db: copy failed");
+	while ((r = PQgetResult(c->pg)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+
+		if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+			PQclear(r);
+			break;
+		}
+		if (!bad && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+			bad = r;
+		else
+			PQclear(r);
+	}
+	rc = db__check(c, bad, PGRES_COPY_IN, err, errlen);
+	PQclear(bad);
+	return rc ? rc : util_err_set(err, errlen, UTIL_EIO, "db: copy failed");
+}
+
 int db_copy_put(struct db_conn *c, const void *data, size_t len, char *err, size_t errlen)
 {
 	if (!c->in_copy)
@@ -330,7 +360,7 @@ int db_copy_put(struct db_conn *c, const void *data, size_t len, char *err, size
 	while (len > 0) {
 		int chunk = len > (1u << 20) ? (1 << 20) : (int)len;
 		if (PQputCopyData(c->pg, data, chunk) != 1)
-			return db__check(c, NULL, PGRES_COPY_IN, err, errlen);
+			return copy_broken(c, err, errlen);
 		data = (const char *)data + chunk;
 		len -= (size_t)chunk;
 	}
@@ -349,7 +379,7 @@ int db_copy_end(struct db_conn *c, const char *abort_reason, uint64_t *rows, cha
 		return util_err_set(err, errlen, UTIL_EINTERNAL, "db: no copy in progress");
 	c->in_copy = false;
 	if (PQputCopyEnd(c->pg, abort_reason) != 1)
-		return db__check(c, NULL, PGRES_COPY_IN, err, errlen);
+		return copy_broken(c, err, errlen);
 	while ((r = PQgetResult(c->pg)) != NULL) {
 		if (first) {
 			rc = db__check(c, r, PGRES_COMMAND_OK, err, errlen);

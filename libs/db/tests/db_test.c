@@ -315,6 +315,116 @@ static void test_copy(void **state)
 	db_conn_free(c);
 }
 
+/*
+ * Serialization failures and deadlocks are retryable (UTIL_EUNAVAIL, the
+ * session stays up); only a unique violation is UTIL_ECONFLICT (409).
+ */
+static void test_retryable_sqlstates(void **state)
+{
+	struct db_conn *c = conn(0);
+
+	(void)state;
+	assert_int_equal(run_rc(c, "DO $$ BEGIN RAISE EXCEPTION 'ser' USING ERRCODE = '40001'; "
+				   "END $$",
+				0, NULL),
+			 UTIL_EUNAVAIL);
+	assert_string_equal(db_last_sqlstate(c), "40001");
+	assert_true(db_conn_up(c));
+	assert_int_equal(run_rc(c, "DO $$ BEGIN RAISE EXCEPTION 'dl' USING ERRCODE = '40P01'; "
+				   "END $$",
+				0, NULL),
+			 UTIL_EUNAVAIL);
+	assert_string_equal(db_last_sqlstate(c), "40P01");
+	assert_int_equal(run_rc(c, "DO $$ BEGIN RAISE EXCEPTION 'uq' USING ERRCODE = '23505'; "
+				   "END $$",
+				0, NULL),
+			 UTIL_ECONFLICT);
+	assert_int_equal(run_rc(c, "SELECT 1", 0, NULL), 0);
+	db_conn_free(c);
+}
+
+/*
+ * A session whose settings cannot be applied (here: a statement timeout
+ * the server rejects) must never be used: without the empty search_path
+ * and the timeout every statement would run with the wrong settings.
+ */
+static void test_setup_failure_not_used(void **state)
+{
+	struct db_conn_opts o = {.application_name = "db_test",
+				 .statement_timeout_ms = 100000000000LL, /* > INT_MAX ms */
+				 .allow_down = true};
+	struct db_conn *c = db_conn_new_opts(pg_url, &o, err, sizeof err);
+	PGresult *r = NULL;
+	int rc;
+
+	(void)state;
+	assert_non_null(c);
+	assert_false(db_conn_up(c));
+	for (int i = 0; i < 3; i++) {
+		rc = db_exec(c, "SELECT pg_catalog.current_setting('search_path') AS sp", 0, NULL,
+			     NULL, &r, err, sizeof err);
+		if (!rc)
+			fail_msg("statement ran on a session without settings (search_path %s)",
+				 db_value(r, 0, "sp"));
+		assert_int_equal(rc, UTIL_EUNAVAIL);
+		assert_false(db_conn_up(c));
+		usleep((DB_RECONNECT_MIN_MS + 50) * 1000);
+	}
+	db_conn_free(c);
+}
+
+/*
+ * COPY interrupted by the server (backend terminated mid-stream): the
+ * server's reason (SQLSTATE 57P01) must reach the caller, and the session
+ * must be usable again afterwards.
+ */
+static void test_copy_server_error(void **state)
+{
+	struct db_conn *c = conn(0);
+	char sql[256], *chunk = malloc(1 << 16);
+	int rc = 0;
+
+	(void)state;
+	assert_non_null(chunk);
+	for (size_t i = 0; i < (1 << 16); i += 8)
+		memcpy(chunk + i, "1234567\n", 8);
+	for (size_t i = 7; i < (1 << 16); i += 8)
+		chunk[i] = '\n';
+	run(c, "CREATE TABLE @.cpk (n int)");
+	snprintf(sql, sizeof sql, "COPY %s.cpk (n) FROM STDIN", S);
+	assert_int_equal(db_copy_begin(c, sql, err, sizeof err), 0);
+	assert_int_equal(db_copy_put(c, chunk, 1 << 16, err, sizeof err), 0);
+	{
+		struct db_conn *killer = conn(0);
+		const char *v[1] = {"db_test"};
+
+		assert_int_equal(
+			db_exec(killer,
+				"SELECT pg_catalog.pg_terminate_backend(pid) FROM "
+				"pg_catalog.pg_stat_activity WHERE application_name = $1 AND "
+				"pid <> pg_catalog.pg_backend_pid() AND query LIKE 'COPY %'",
+				1, v, NULL, NULL, err, sizeof err),
+			0);
+		db_conn_free(killer);
+	}
+	usleep(200 * 1000);
+	/* Whichever call notices it (a put, or the end), the caller learns
+	 * the server's reason. */
+	for (int i = 0; i < 64 && !rc; i++)
+		rc = db_copy_put(c, chunk, 1 << 16, err, sizeof err);
+	if (!rc)
+		rc = db_copy_end(c, NULL, NULL, err, sizeof err);
+	assert_int_equal(rc, UTIL_EUNAVAIL);
+	assert_string_equal(db_last_sqlstate(c), "57P01");
+	if (db_copy_end(c, NULL, NULL, NULL, 0) == 0)
+		fail_msg("copy end succeeded on a lost session");
+	/* and the session comes back */
+	usleep((DB_RECONNECT_MIN_MS + 50) * 1000);
+	assert_int_equal(db_ping(c, err, sizeof err), 0);
+	free(chunk);
+	db_conn_free(c);
+}
+
 static void test_migrations(void **state)
 {
 	struct db_conn *c = conn(0);
@@ -413,6 +523,9 @@ int main(void)
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_migrations),
+		cmocka_unit_test(test_retryable_sqlstates),
+		cmocka_unit_test(test_setup_failure_not_used),
+		cmocka_unit_test(test_copy_server_error),
 	};
 	struct db_conn *probe;
 	int rc;

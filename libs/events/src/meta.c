@@ -140,8 +140,9 @@ static int header_get(const struct kafka_message *m, const char *name, char *out
 {
 	int rc = kafka_message_header_str(m, name, out, outlen);
 
+	/* A record without its envelope never heals: poison, not transient. */
 	if (rc == UTIL_ENOTFOUND)
-		return util_err_set(err, errlen, rc, "header \"%s\": missing", name);
+		return util_err_set(err, errlen, UTIL_EINVAL, "header \"%s\": missing", name);
 	if (rc)
 		return util_err_set(err, errlen, UTIL_EINVAL, "header \"%s\": malformed", name);
 	return 0;

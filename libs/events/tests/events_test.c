@@ -127,10 +127,13 @@ static void test_headers_round_trip(void **state)
 	assert_string_equal(b.meta.trace_id, a.meta.trace_id);
 	assert_int_equal(b.meta.occurred_at_ms, a.meta.occurred_at_ms);
 
-	/* a missing header, a malformed one, and a later duplicate wins */
+	/* a missing header, a malformed one, and a later duplicate wins;
+	 * missing is poison (UTIL_EINVAL: dead-lettered at once), not a
+	 * transient UTIL_ENOTFOUND the consumer loop would retry */
 	m = message_with(hs.h, 4);
-	assert_int_equal(events_meta_from_headers(&b, &m, err, sizeof err), UTIL_ENOTFOUND);
+	assert_int_equal(events_meta_from_headers(&b, &m, err, sizeof err), UTIL_EINVAL);
 	assert_non_null(strstr(err, "simpul-trace-id"));
+	assert_non_null(strstr(err, "missing"));
 	memcpy(h, hs.h, sizeof hs.h);
 	h[5] = (struct kafka_header){ "simpul-occurred-at", "12x", 3 };
 	m = message_with(h, 6);

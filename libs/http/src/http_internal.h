@@ -93,6 +93,7 @@ struct http_request {
 	void *ud;
 	size_t max_body;
 	bool too_big;
+	size_t discarded;             /* upload bytes dropped past the cap */
 	struct util_buf store;        /* name\0value\0 snapshots, see request.c */
 	size_t off_method, off_path, off_route, off_hdrs, off_query, off_params;
 	size_t n_hdrs, n_query, n_params;

@@ -123,7 +123,9 @@ void http_reply_force_locked(struct http_request *req, unsigned status)
 	if (body)
 		r = http_response_plain(status, "application/json", body, strlen(body));
 	free(body);
-	if (r && (!add_headers(req, r) ||
+	/* Not add_headers(): the handler's headers belong to its own reply, and
+	 * its thread may still be appending to req->extra right now. */
+	if (r && (MHD_add_response_header(r, "X-Request-Id", req->id) != MHD_YES ||
 		  MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)) {
 		MHD_destroy_response(r);
 		r = NULL;

@@ -22,6 +22,7 @@
 #define DEFAULT_MAX_BODY (1024 * 1024)
 #define DEFAULT_GRACE_MS 5000
 #define METRICS_RENDER_CAP (16 * 1024 * 1024)
+#define DISCARD_MIN (64 * 1024)
 
 static void sleep_ms(long ms)
 {
@@ -125,12 +126,22 @@ static void dispatch(struct http_request *req, http_handler_fn fn, void *ud)
 	fn(req, ud);
 }
 
-/* After dispatch or on resume: queue a stored reply, or suspend to wait. */
+/*
+ * After dispatch or on resume: queue a stored reply, or suspend to wait.
+ * Once the server is forcing (final phase of the stop) it never suspends:
+ * libmicrohttpd aborts if its daemon stops with a suspended connection, so
+ * the request gets the 503 now. srv->mu is taken first (the lock order), so
+ * a suspension here and force_replies() exclude each other.
+ */
 static enum MHD_Result queue_or_suspend(struct http_request *req)
 {
+	struct http_server *srv = req->srv;
 	enum MHD_Result rc = MHD_YES;
 
+	pthread_mutex_lock(&srv->mu);
 	pthread_mutex_lock(&req->mu);
+	if (req->state == REQ_DISPATCHED && srv->forcing)
+		http_reply_force_locked(req, 503);
 	if (req->resp && !req->queued) {
 		rc = MHD_queue_response(req->conn, req->status, req->resp);
 		MHD_destroy_response(req->resp);
@@ -141,7 +152,18 @@ static enum MHD_Result queue_or_suspend(struct http_request *req)
 		req->state = REQ_SUSPENDED;
 	}
 	pthread_mutex_unlock(&req->mu);
+	pthread_mutex_unlock(&srv->mu);
 	return rc;
+}
+
+static bool is_forcing(struct http_server *srv)
+{
+	bool forcing;
+
+	pthread_mutex_lock(&srv->mu);
+	forcing = srv->forcing;
+	pthread_mutex_unlock(&srv->mu);
+	return forcing;
 }
 
 static void track(struct http_server *srv, struct http_request *req, bool *forcing)
@@ -184,6 +206,12 @@ static bool content_length_over(struct http_request *req)
 	return errno || end == cl || n > req->max_body;
 }
 
+/* How much of an over-cap upload is read (and discarded) to answer 413. */
+static size_t discard_allowance(const struct http_request *req)
+{
+	return req->max_body > DISCARD_MIN ? req->max_body : DISCARD_MIN;
+}
+
 static enum MHD_Result first_call(struct http_server *srv, struct MHD_Connection *conn,
 				  const char *url, const char *method, void **con_cls)
 {
@@ -223,13 +251,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!req)
 		return first_call(srv, conn, url, method, con_cls);
 	if (*upload_data_size) {
-		/* Past the cap stop buffering; answer 413 once the upload ends. */
-		if (!req->too_big && util_buf_append(&req->body, upload_data, *upload_data_size)) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (!req->too_big && !util_buf_append(&req->body, upload_data, n))
+			return MHD_YES;
+		if (!req->too_big) {
 			req->too_big = true;
 			util_buf_release(&req->body);
 		}
-		*upload_data_size = 0;
-		return MHD_YES;
+		/*
+		 * Past the cap (a chunked upload): libmicrohttpd 0.9.75 cannot
+		 * queue a reply before the upload ends, so discard a bounded
+		 * rest to answer 413, and cut off an upload going on beyond.
+		 */
+		req->discarded += n;
+		if (req->discarded <= discard_allowance(req))
+			return MHD_YES;
+		slog_debug("upload over the cap cut off", "id=%s", req->id);
+		return MHD_NO;
 	}
 	pthread_mutex_lock(&req->mu);
 	receiving = req->state == REQ_RECEIVING;
@@ -239,6 +279,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	fn = req->fn;
 	if (req->too_big)
 		fn = builtin_too_big;
+	else if (is_forcing(srv)) /* e.g. an upload that ended after the grace */
+		fn = builtin_unavailable;
 	else if (!fn)
 		fn = req->ud ? builtin_not_allowed : builtin_not_found;
 	dispatch(req, fn, req->ud);
@@ -539,7 +581,10 @@ static bool wait_drained(struct http_server *srv, long ms)
 	return true;
 }
 
-/* Grace is over: every unanswered request gets 503 and no new one starts. */
+/*
+ * Grace is over: every unanswered request gets 503 and no new one starts
+ * (forcing also stops queue_or_suspend() from suspending).
+ */
 static long force_replies(struct http_server *srv)
 {
 	struct http_request *req;
@@ -561,6 +606,7 @@ static long force_replies(struct http_server *srv)
 
 void http_server_stop(struct http_server *srv)
 {
+	bool drained;
 	long forced;
 
 	if (!srv || !srv->started || srv->stopped)
@@ -570,12 +616,20 @@ void http_server_stop(struct http_server *srv)
 	srv->quiesced_fd = MHD_quiesce_daemon(srv->daemon);
 	slog_info("http stopping", "server=%s in_flight=%ld grace_ms=%d", srv->service,
 		  active_count(srv), srv->cfg.shutdown_grace_ms);
-	if (!wait_drained(srv, srv->cfg.shutdown_grace_ms)) {
-		forced = force_replies(srv);
+	drained = wait_drained(srv, srv->cfg.shutdown_grace_ms);
+	/* Final phase, drained or not: from now on nothing is dispatched to a
+	 * handler or suspended (keep-alive clients may still send). */
+	forced = force_replies(srv);
+	if (!drained) {
 		slog_warn("http grace period over", "server=%s forced_503=%ld", srv->service, forced);
 		/* Let the forced replies reach their clients. */
 		(void)wait_drained(srv, 1000);
 	}
+	/* MHD_stop_daemon must find no suspended connection (it aborts). */
+	forced = force_replies(srv);
+	if (forced)
+		slog_debug("http late requests answered 503", "server=%s count=%ld", srv->service,
+			   forced);
 	MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
 	if (srv->quiesced_fd != MHD_INVALID_SOCKET)

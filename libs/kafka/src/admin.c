@@ -130,6 +130,45 @@ static int ensure_results(rd_kafka_event_t *ev, const struct kafka_topic_spec *s
 	return rc;
 }
 
+static int partitions_of(const struct rd_kafka_metadata *md, const char *name)
+{
+	for (int i = 0; i < md->topic_cnt; i++)
+		if (strcmp(md->topics[i].topic, name) == 0 && !md->topics[i].err)
+			return md->topics[i].partition_cnt;
+	return -1;
+}
+
+/*
+ * "Already exists" is only fine with the partition count of the spec
+ * (partitions decide key placement and parallelism): compares the existing
+ * topics with the cluster's metadata. 0, UTIL_ECONFLICT or UTIL_EUNAVAIL.
+ */
+static int check_existing(rd_kafka_t *rk, const struct kafka_topic_spec *specs, size_t n,
+			  enum kafka_topic_result *res, int timeout_ms, char *err, size_t errlen)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e;
+	int rc = 0;
+
+	e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+	if (e) {
+		err_append(err, errlen, "cannot check partition counts: %s", rd_kafka_err2str(e));
+		return UTIL_EUNAVAIL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int have = res[i] == KAFKA_TOPIC_EXISTED ? partitions_of(md, specs[i].name) : -1;
+
+		if (have < 0 || have == specs[i].partitions)
+			continue;
+		res[i] = KAFKA_TOPIC_MISMATCH;
+		rc = UTIL_ECONFLICT;
+		err_append(err, errlen, "topic \"%s\": has %d partitions, spec says %d",
+			   specs[i].name, have, specs[i].partitions);
+	}
+	rd_kafka_metadata_destroy(md);
+	return rc;
+}
+
 int kafka_topics_ensure(const char *brokers, const struct kafka_topic_spec *specs, size_t n,
 			int timeout_ms, enum kafka_topic_result *results, char *err,
 			size_t errlen)
@@ -139,6 +178,7 @@ int kafka_topics_ensure(const char *brokers, const struct kafka_topic_spec *spec
 	rd_kafka_queue_t *q = NULL;
 	rd_kafka_AdminOptions_t *o = NULL;
 	rd_kafka_event_t *ev = NULL;
+	enum kafka_topic_result *res = NULL;
 	int rc;
 
 	if (err && errlen)
@@ -148,6 +188,11 @@ int kafka_topics_ensure(const char *brokers, const struct kafka_topic_spec *spec
 	rc = check_specs(specs, n, err, errlen);
 	if (rc || n == 0)
 		return rc;
+	res = calloc(n, sizeof *res);
+	if (!res)
+		return util_err_set(err, errlen, UTIL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		res[i] = KAFKA_TOPIC_FAILED;
 	rk = kafka_client_new(brokers, "simpul-admin", err, errlen);
 	nts = rk ? new_topics(specs, n, err, errlen) : NULL;
 	if (!nts) {
@@ -159,8 +204,13 @@ int kafka_topics_ensure(const char *brokers, const struct kafka_topic_spec *spec
 	rd_kafka_CreateTopics(rk, nts, n, o, q);
 	ev = admin_wait(q, timeout_ms, "create topics", &rc, err, errlen);
 	if (ev)
-		rc = ensure_results(ev, specs, n, results, err, errlen);
+		rc = ensure_results(ev, specs, n, res, err, errlen);
+	if (ev && !rc)
+		rc = check_existing(rk, specs, n, res, timeout_ms, err, errlen);
+	for (size_t i = 0; ev && results && i < n; i++)
+		results[i] = res[i];
 out:
+	free(res);
 	if (ev)
 		rd_kafka_event_destroy(ev);
 	if (o)

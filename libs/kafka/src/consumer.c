@@ -95,6 +95,22 @@ static void on_revoke(struct kafka_consumer *c, rd_kafka_topic_partition_list_t 
 	}
 }
 
+/* Incrementally unassigns everything currently assigned. */
+static void unassign_all(rd_kafka_t *rk)
+{
+	rd_kafka_topic_partition_list_t *cur = NULL;
+	rd_kafka_error_t *xe;
+
+	if (rd_kafka_assignment(rk, &cur) || !cur)
+		return;
+	xe = rd_kafka_incremental_unassign(rk, cur);
+	if (xe) {
+		slog_error("kafka unassign failed", "reason=%s", rd_kafka_error_name(xe));
+		rd_kafka_error_destroy(xe);
+	}
+	rd_kafka_topic_partition_list_destroy(cur);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -107,7 +123,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		on_revoke(c, parts, coop);
 	} else {
 		slog_error("kafka rebalance failed", "reason=%s", rd_kafka_err2name(err));
-		rd_kafka_assign(rk, NULL);
+		/* drop the assignment (rd_kafka_assign is refused under COOPERATIVE) */
+		if (coop)
+			unassign_all(rk);
+		else
+			rd_kafka_assign(rk, NULL);
 	}
 }
 
@@ -236,6 +256,15 @@ static void pause_all(struct kafka_consumer *c, bool pause)
 	c->paused = pause;
 }
 
+/*
+ * A fatal error (e.g. a fenced static member) also arrives as a consumer
+ * error message, but one that a retry wait polls and drops; so ask.
+ */
+static bool is_fatal(struct kafka_consumer *c)
+{
+	return rd_kafka_fatal_error(c->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 /* A message that arrived while paused goes back, to be fetched again later. */
 static void push_back(struct kafka_consumer *c, rd_kafka_message_t *m)
 {
@@ -257,7 +286,8 @@ static bool retry_wait(struct kafka_consumer *c, int wait_ms, volatile sig_atomi
 
 	if (!c->paused)
 		pause_all(c, true);
-	while (!*stop && !c->cur_revoked && (left = end - util_mono_us()) > 0) {
+	while (!*stop && !c->cur_revoked && !is_fatal(c) &&
+	       (left = end - util_mono_us()) > 0) {
 		int slice = left > 100000 ? 100 : (int)(left / 1000) + 1;
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, slice);
 		if (m) {
@@ -266,7 +296,7 @@ static bool retry_wait(struct kafka_consumer *c, int wait_ms, volatile sig_atomi
 			rd_kafka_message_destroy(m);
 		}
 	}
-	return !*stop && !c->cur_revoked;
+	return !*stop && !c->cur_revoked && !is_fatal(c);
 }
 
 /* Borrowed view of rkm for the handler; hdr has KAFKA_MESSAGE_MAX_HEADERS slots. */
@@ -375,6 +405,14 @@ static void process(struct kafka_consumer *c, const rd_kafka_message_t *rkm,
 	c->cur_topic = NULL;
 }
 
+static int fatal_error(struct kafka_consumer *c, char *err, size_t errlen)
+{
+	char fatal[512] = "";
+
+	rd_kafka_fatal_error(c->rk, fatal, sizeof fatal);
+	return util_err_set(err, errlen, UTIL_EIO, "kafka consumer fatal: %s", fatal);
+}
+
 /* A consumer-level error; returns a negative code when the loop must end. */
 static int consumer_error(struct kafka_consumer *c, const rd_kafka_message_t *rkm, char *err,
 			  size_t errlen)
@@ -382,11 +420,8 @@ static int consumer_error(struct kafka_consumer *c, const rd_kafka_message_t *rk
 	char qreason[512];
 
 	stat_inc(&c->stats.errors);
-	if (rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
-		char fatal[512];
-		rd_kafka_fatal_error(c->rk, fatal, sizeof fatal);
-		return util_err_set(err, errlen, UTIL_EIO, "kafka consumer fatal: %s", fatal);
-	}
+	if (rkm->err == RD_KAFKA_RESP_ERR__FATAL)
+		return fatal_error(c, err, errlen);
 	slog_warn("kafka consumer error", "code=%s reason=%s", rd_kafka_err2name(rkm->err),
 		  slog_quote(qreason, sizeof qreason, rd_kafka_message_errstr(rkm)));
 	return 0;
@@ -398,6 +433,10 @@ static void consumer_close(struct kafka_consumer *c)
 
 	if (c->closed || !c->rk)
 		return;
+	if (is_fatal(c)) { /* librdkafka refuses to close it; free destroys it */
+		c->closed = true;
+		return;
+	}
 	commit_stored(c, "close");
 	e = rd_kafka_consumer_close(c->rk);
 	if (e)
@@ -414,7 +453,13 @@ int kafka_consumer_run(struct kafka_consumer *c, volatile sig_atomic_t *stop, ch
 		return util_err_set(err, errlen, UTIL_EINVAL, "kafka consumer: bad run");
 	slog_info("kafka consumer started", "client=%s", rd_kafka_name(c->rk));
 	while (!*stop && rc == 0) {
-		rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, 100);
+		rd_kafka_message_t *rkm;
+
+		if (is_fatal(c)) {
+			rc = fatal_error(c, err, errlen);
+			break;
+		}
+		rkm = rd_kafka_consumer_poll(c->rk, 100);
 		if (!rkm)
 			continue;
 		if (rkm->err)
@@ -445,7 +490,12 @@ void kafka_consumer_free(struct kafka_consumer *c)
 		return;
 	if (c->rk) {
 		consumer_close(c);
-		rd_kafka_destroy(c->rk);
+		/* after a fatal error rd_kafka_destroy would wait for a close
+		 * that never starts */
+		if (is_fatal(c))
+			rd_kafka_destroy_flags(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		else
+			rd_kafka_destroy(c->rk);
 	}
 	kafka_dlq_release(&c->dlq);
 	free(c);

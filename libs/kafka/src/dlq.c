@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dlq.h"
+#include "internal.h"
 #include "slog/slog.h"
 #include "util/err.h"
 
@@ -23,7 +24,12 @@ static void dlq_delivered(void *ud, void *msg_opaque, int err, const char *errst
 {
 	struct kafka_dlq *d = ud;
 
-	(void)msg_opaque;
+	/* A timed-out earlier send: its outcome no longer matters (the record
+	 * was retried), and it must not count for the current one. */
+	if ((uintptr_t)msg_opaque != d->seq) {
+		slog_debug("kafka dlq late report ignored", "code=%d", err);
+		return;
+	}
 	d->err = err;
 	snprintf(d->errstr, sizeof d->errstr, "%s", errstr ? errstr : "");
 	d->done = true;
@@ -48,6 +54,7 @@ int kafka_dlq_init(struct kafka_dlq *d, const char *brokers, const char *group,
 		   const char *suffix, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof *d);
+	d->wait_ms = DLQ_TIMEOUT_MS + 5000;
 	d->brokers = strdup(brokers);
 	d->suffix = strdup(suffix ? suffix : ".dlq");
 	if (d->brokers && d->suffix &&
@@ -103,12 +110,15 @@ static int dlq_wait(struct kafka_dlq *d, char *err, size_t errlen)
 {
 	int64_t waited = 0;
 
-	while (!d->done && waited < DLQ_TIMEOUT_MS + 5000) {
+	while (!d->done && waited < d->wait_ms) {
 		kafka_producer_poll(d->p, 100);
 		waited += 100;
 	}
-	if (!d->done)
+	if (!d->done) {
+		/* Not sent yet: never send it later, behind the next record. */
+		kafka__producer_purge_queue(d->p);
 		return util_err_set(err, errlen, UTIL_ETIMEOUT, "no delivery report");
+	}
 	if (d->err)
 		return util_err_set(err, errlen, d->err, "%s", d->errstr);
 	return 0;
@@ -143,8 +153,9 @@ int kafka_dlq_send(struct kafka_dlq *d, const rd_kafka_message_t *rkm, const cha
 	h[n++] = (struct kafka_header){ dlq_header_names[3], spart, strlen(spart) };
 	h[n++] = (struct kafka_header){ dlq_header_names[4], soff, strlen(soff) };
 	d->done = false;
+	d->seq++;
 	rc = kafka_producer_send(d->p, topic, rkm->key, rkm->key_len, rkm->payload, rkm->len, h,
-				 n, NULL);
+				 n, (void *)d->seq);
 	free(h);
 	if (rc)
 		return util_err_set(err, errlen, rc, "dlq produce to \"%s\": %s", topic,

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -18,7 +19,9 @@ struct kafka_dlq {
 	char *brokers;
 	char *client_id;
 	char *suffix;
-	bool done;                 /* set by the delivery report */
+	int wait_ms;               /* how long one send waits for its report */
+	uintptr_t seq;             /* the current send's number, its opaque */
+	bool done;                 /* set by the current send's report */
 	int err;
 	char errstr[256];
 };
@@ -33,7 +36,9 @@ void kafka_dlq_release(struct kafka_dlq *d);
  * One attempt: produces rkm (key, value, headers) to its DLQ topic with
  * simpul-error = error, simpul-error-count = count and the source headers,
  * then waits for the delivery report. 0 once acknowledged, else a UTIL_E*
- * code with the reason in err (the caller backs off and retries).
+ * code with the reason in err (the caller backs off and retries). Only this
+ * send's own report counts: a late report of an earlier, timed-out send is
+ * ignored (each send's opaque is its sequence number).
  */
 __attribute__((warn_unused_result)) int kafka_dlq_send(struct kafka_dlq *d,
 						       const rd_kafka_message_t *rkm,

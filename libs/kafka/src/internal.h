@@ -35,6 +35,13 @@ __attribute__((warn_unused_result)) int kafka_conf_extra(rd_kafka_conf_t *conf,
 rd_kafka_t *kafka_client_new(const char *brokers, const char *client_id, char *err,
 			     size_t errlen);
 
+struct kafka_producer;
+/*
+ * Drops the producer's messages not yet sent to a broker (their delivery
+ * reports, UTIL_EUNAVAIL, are served now); in-flight ones still report.
+ */
+void kafka__producer_purge_queue(struct kafka_producer *p);
+
 /* Maps a librdkafka error to a UTIL_E* code (0 for NO_ERROR). */
 int kafka_err_map(rd_kafka_resp_err_t e);
 

@@ -148,6 +148,14 @@ int kafka_producer_flush(struct kafka_producer *p, int timeout_ms)
 	return 0;
 }
 
+void kafka__producer_purge_queue(struct kafka_producer *p)
+{
+	if (!p)
+		return;
+	rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+	rd_kafka_poll(p->rk, 0);
+}
+
 int kafka_producer_outq_len(struct kafka_producer *p)
 {
 	return p ? rd_kafka_outq_len(p->rk) : 0;

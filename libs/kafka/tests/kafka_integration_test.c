@@ -130,6 +130,18 @@ static void test_topics_ensure_idempotent(void **state)
 	}
 	free(ti);
 	assert_int_equal(seen, 2);
+	/* an existing topic with another partition count is reported, not
+	 * taken as "existed" (nothing is changed on the broker) */
+	const struct kafka_topic_spec other[] = { { t_main, 3, 1, false },
+						  { t_compact, 4, 1, true } };
+	err[0] = '\0';
+	assert_int_equal(kafka_topics_ensure(brokers, other, 2, 15000, res, err, sizeof err),
+			 UTIL_ECONFLICT);
+	assert_int_equal(res[0], KAFKA_TOPIC_EXISTED);
+	assert_int_equal(res[1], KAFKA_TOPIC_MISMATCH);
+	assert_non_null(strstr(err, t_compact));
+	assert_non_null(strstr(err, "2 partitions"));
+	assert_null(strstr(err, t_main));
 	/* a bad spec is refused before anything is sent */
 	const struct kafka_topic_spec bad = { "", 1, 1, false };
 	assert_int_equal(kafka_topics_ensure(brokers, &bad, 1, 5000, NULL, err, sizeof err),

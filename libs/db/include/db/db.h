@@ -15,14 +15,20 @@
  *         null, 22xxx data exceptions            -> UTIL_EINVAL
  *   57014 query_canceled (statement_timeout)    -> UTIL_ETIMEOUT
  *   08xxx, 57P01..57P05, lost connection         -> UTIL_EUNAVAIL
- *   40001 serialization, 40P01 deadlock         -> UTIL_ECONFLICT
+ *   40001 serialization, 40P01 deadlock         -> UTIL_EUNAVAIL (retryable:
+ *         roll back and run the whole transaction again; the session
+ *         stays up, db_conn_up() remains true)
  *   anything else                               -> UTIL_EIO
+ * So UTIL_ECONFLICT always means a unique violation (check
+ * db_last_constraint() for which one).
  * db_last_sqlstate()/db_last_constraint() tell the field-level detail.
  *
  * Lost connections: when a call fails and the connection is bad, it returns
  * UTIL_EUNAVAIL. The next call (any of them) tries PQreset, at most once per
  * DB_RECONNECT_MIN_MS, re-applies the session settings and re-prepares
  * statements lazily; until it succeeds calls return UTIL_EUNAVAIL at once.
+ * A session whose settings cannot be applied is closed, never used: calls
+ * keep returning UTIL_EUNAVAIL (and retry the connect) meanwhile.
  * If the connection was lost inside a transaction (after db_begin), every
  * call except db_rollback returns UTIL_EUNAVAIL until the caller calls
  * db_rollback (which then returns 0): statements meant for the lost

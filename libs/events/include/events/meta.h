@@ -88,8 +88,9 @@ size_t events_headers_from_meta(struct events_headers *hs, const Simpul__V1__Eve
 
 /*
  * Reads the five envelope headers of a consumed message into mb and
- * validates them. Returns 0, UTIL_ENOTFOUND (a header is missing) or
- * UTIL_EINVAL (one is malformed), naming the header in err.
+ * validates them. Returns 0 or UTIL_EINVAL when a header is missing or
+ * malformed, naming the header in err ("missing" / "malformed"). A missing
+ * header is poison too: the consumer loop dead-letters UTIL_EINVAL at once.
  */
 __attribute__((warn_unused_result)) int events_meta_from_headers(struct events_meta_buf *mb,
 								 const struct kafka_message *m,

@@ -15,7 +15,11 @@
  *   - unknown path: 404 {"error":{"code":"not_found",...}};
  *   - known path, other method: 405 method_not_allowed with an Allow header;
  *   - body over the cap: 413 body_too_large, the handler is not called and
- *     no more of the body is buffered;
+ *     no more of the body is buffered (a Content-Length over the cap is
+ *     refused before reading the body); a chunked upload past the cap is
+ *     read and discarded for up to max(cap, 64 KiB) more bytes to answer
+ *     the 413, and beyond that the connection is closed without a reply
+ *     (libmicrohttpd cannot answer before the upload ends);
  *   - GET /healthz: 200 {"status":"ok"} while the process serves;
  *   - GET /readyz: runs every check added with http_server_add_check():
  *     200 {"status":"ready","checks":{"db":{"ok":true}}} or
@@ -139,10 +143,14 @@ struct metrics_registry *http_server_registry(struct http_server *srv);
  * (including ones waiting for an async reply) finish for up to
  * shutdown_grace_ms, then answers any still-unreplied request with
  * 503 shutting_down, closes every connection and joins the threads.
- * Responses sent while stopping carry "Connection: close". A handler's
- * reply arriving after that forced 503 is discarded (but still required:
- * it releases the request). Safe to call twice or on a server never
- * started.
+ * Responses sent while stopping carry "Connection: close". Once the grace
+ * period is over (or everything drained) no request reaches a handler any
+ * more: late ones (an upload ending, a keep-alive client's next request)
+ * get the 503 too. The forced 503 carries X-Request-Id and Connection:
+ * close only, never headers the handler added with http_reply_header().
+ * A handler's reply arriving after that forced 503 is discarded (but still
+ * required: it releases the request). Safe to call twice or on a server
+ * never started.
  */
 void http_server_stop(struct http_server *srv);
 

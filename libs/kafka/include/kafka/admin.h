@@ -20,15 +20,20 @@ enum kafka_topic_result {
 	KAFKA_TOPIC_CREATED = 1,
 	KAFKA_TOPIC_EXISTED = 2,  /* already there (partition count not changed) */
 	KAFKA_TOPIC_FAILED = 3,
+	KAFKA_TOPIC_MISMATCH = 4, /* already there with another partition count
+				     (not changed): see kafka_topics_ensure */
 };
 
 /*
  * Creates every missing topic of specs[0..n) in one CreateTopics request.
- * "Already exists" counts as success. If results is non-NULL it receives one
- * entry per spec. Returns 0 when every topic exists afterwards, else
- * UTIL_EUNAVAIL (brokers unreachable / timed out), UTIL_EINVAL (a bad spec)
- * or UTIL_EIO (a topic could not be created), with every failing topic and
- * reason in err.
+ * "Already exists" counts as success when the existing topic has the spec's
+ * partition count; otherwise its result is KAFKA_TOPIC_MISMATCH (the topic
+ * is left as it is). If results is non-NULL it receives one entry per spec.
+ * Returns 0 when every topic exists afterwards with its partition count,
+ * else UTIL_EUNAVAIL (brokers unreachable / timed out), UTIL_EINVAL (a bad
+ * spec), UTIL_EIO (a topic could not be created) or UTIL_ECONFLICT (a topic
+ * exists with another partition count: "topic "x": has 3 partitions, spec
+ * says 6"), with every failing topic and reason in err.
  */
 __attribute__((warn_unused_result)) int
 kafka_topics_ensure(const char *brokers, const struct kafka_topic_spec *specs, size_t n,

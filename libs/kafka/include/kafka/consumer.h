@@ -80,8 +80,12 @@ struct kafka_consumer *kafka_consumer_new(const struct kafka_consumer_config *cf
  * by a SIGTERM handler). On stop it finishes the current message (a retry
  * wait is cut short and that message is left uncommitted, to be re-delivered),
  * commits the stored offsets and closes the consumer (leaving the group).
- * Returns 0 after a clean drain, or a negative code (err set) on a fatal
- * consumer error; the consumer is closed in both cases. Run it once.
+ * Returns 0 after a clean drain, or UTIL_EIO (err set) on a fatal consumer
+ * error (e.g. a fenced static member), noticed at once, also during a retry
+ * wait or a DLQ backoff; the message in hand is then left uncommitted. The
+ * consumer is closed in both cases (after a fatal error librdkafka cannot
+ * leave the group cleanly: the broker drops the member at its session
+ * timeout). The owner should exit (or rebuild the consumer). Run it once.
  */
 __attribute__((warn_unused_result)) int kafka_consumer_run(struct kafka_consumer *c,
 							   volatile sig_atomic_t *stop, char *err,
