@@ -66,9 +66,10 @@ static int report_ensure(const char *brokers, const struct kafka_topic_spec *spe
 		fprintf(stderr, "simpulctl: cannot list topics: %s\n", err);
 	for (size_t i = 0; i < n; i++) {
 		int have = listed_partitions(ti, nti, specs[i].name);
-		const char *what = res[i] == KAFKA_TOPIC_CREATED   ? "created"
-				   : res[i] == KAFKA_TOPIC_EXISTED ? "exists"
-								   : "FAILED";
+		const char *what = res[i] == KAFKA_TOPIC_CREATED    ? "created"
+				   : res[i] == KAFKA_TOPIC_EXISTED  ? "exists"
+				   : res[i] == KAFKA_TOPIC_MISMATCH ? "MISMATCH (partition count differs)"
+								    : "FAILED";
 		printf("%-8s %-36s partitions=%d%s\n", what, specs[i].name,
 		       have >= 0 ? have : specs[i].partitions,
 		       specs[i].compacted ? " compacted" : "");
