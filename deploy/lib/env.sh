@@ -33,6 +33,9 @@ fi
 # Pinned broker version (deploy/kafka/pom.xml takes it as -Dkafka.version).
 STACK_KAFKA_VERSION="${SIMPUL_KAFKA_VERSION:-4.1.1}"
 STACK_KAFKA_HEAP="${SIMPUL_KAFKA_HEAP:--Xms512m -Xmx1g}"
+# How long a (re)starting broker may take to answer; log recovery after a
+# crash on a busy 2-core machine has been seen to need well over 90 s.
+SIMPUL_KAFKA_START_TIMEOUT="${SIMPUL_KAFKA_START_TIMEOUT:-240}"
 
 # Where state lives: everything under the checkout, in ignored folders.
 STACK_DIR="${SIMPUL_ROOT}/.stack"

@@ -147,7 +147,7 @@ kafka_start() {
 	fi
 	if pidfile_pid "$STACK_KAFKA_PID" >/dev/null; then
 		# Alive but not answering yet: probably still starting.
-		kafka_wait 90
+		kafka_wait "$SIMPUL_KAFKA_START_TIMEOUT"
 		step_ok "running on 127.0.0.1:${SIMPUL_KAFKA_PORT} (controller ${SIMPUL_KAFKA_CONTROLLER_PORT})"
 		return 0
 	fi
@@ -164,7 +164,7 @@ kafka_start() {
 	nohup setsid "${KAFKA_CMD[@]}" >>"$STACK_KAFKA_LOG" 2>&1 </dev/null 9>&- &
 	pid=$!
 	echo "$pid" >"$STACK_KAFKA_PID"
-	kafka_wait 90
+	kafka_wait "$SIMPUL_KAFKA_START_TIMEOUT"
 	step_ok "started on 127.0.0.1:${SIMPUL_KAFKA_PORT} (controller ${SIMPUL_KAFKA_CONTROLLER_PORT})"
 }
 

@@ -20,7 +20,7 @@
 #include "ts/ts.h"
 
 #define FAULT_STOP_MS 120000
-#define FAULT_START_MS 150000
+#define FAULT_START_MS 270000 /* deploy/stack waits up to SIMPUL_KAFKA_START_TIMEOUT (240 s) */
 
 static struct ts_ctx ctx;
 static const char *stopped; /* "kafka", "pg", "redis" or NULL */
