@@ -32,7 +32,9 @@
 		{ "SIMPUL_INGEST_BATCH_MAX_BODY", CONFIG_SIZE, "16m", 1024, 1 << 30, false,         \
 		  &(cfg)->batch_max_body, "body cap of the batch endpoint" },                      \
 		{ "SIMPUL_INGEST_COMMIT_WINDOW_MS", CONFIG_DURATION_MS, "2", 0, 1000, false,       \
-		  &(cfg)->commit_window_ms, "group commit: wait after the first item" },           \
+		  &(cfg)->commit_window_ms,                                                        \
+		  "group commit: while another group is being written, wait up to this long "     \
+		  "after the first item for more (an idle database gets items at once)" },        \
 		{ "SIMPUL_INGEST_COMMIT_MAX_ITEMS", CONFIG_INT, "512", 1, 10000, false,            \
 		  &(cfg)->commit_max_items, "group commit: items per transaction" },               \
 		{ "SIMPUL_INGEST_COMMITTERS", CONFIG_INT, "2", 1, 32, false, &(cfg)->committers,   \

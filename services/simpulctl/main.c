@@ -10,6 +10,8 @@
 #include <config/config.h>
 #include <slog/slog.h>
 
+#include "cmd_moderation.h"
+#include "cmd_search.h"
 #include "cmd_topics.h"
 #include "simpulctl.h"
 
@@ -29,6 +31,9 @@ static const char usage[] =
 	"  tokens revoke ID                revoke a token by its id\n"
 	"  topics ensure | topics list     Kafka topics (with their .dlq)\n"
 	"  lag [GROUP...]                  consumer lag per group\n"
+	"  moderation train FILE | eval FILE [--lists C:PATH] | thresholds PREFIX REVIEW REJECT\n"
+	"                                  classifier training, evaluation, thresholds\n"
+	"  search reindex [--lexicon PATH] rebuild the search index aside, switch atomically\n"
 	"  help                            this text and the configuration variables\n";
 
 struct group {
@@ -50,7 +55,8 @@ static const struct group groups[] = {
 	{"migrate", simpulctl_cmd_migrate}, {"regions", simpulctl_cmd_regions},
 	{"users", simpulctl_cmd_users},	    {"kims", simpulctl_cmd_kims},
 	{"tokens", simpulctl_cmd_tokens},   {"topics", run_topics},
-	{"lag", run_lag},
+	{"lag", run_lag},		    {"moderation", simpulctl_cmd_moderation},
+	{"search", simpulctl_cmd_search},
 };
 
 int main(int argc, char **argv)
