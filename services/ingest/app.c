@@ -9,6 +9,7 @@
 #include "cache/cache.h"
 #include "db/db.h"
 #include "http/http.h"
+#include "db/pool.h"
 #include "ingest.h"
 #include "metrics/metrics.h"
 #include "schema/schema.h"
@@ -51,10 +52,10 @@ void ingest_count_accepted(struct ingest_metrics *m, const char *route)
 static bool check_db(void *ud, char *detail, size_t len)
 {
 	struct ingest_app *app = ud;
-	struct db_conn *c = ingest_dbpool_get(app->pool);
+	struct db_conn *c = db_pool_get(app->pool);
 	int rc = db_ping(c, detail, len);
 
-	ingest_dbpool_put(app->pool, c);
+	db_pool_put(app->pool, c);
 	if (rc == 0)
 		snprintf(detail, len, "ok");
 	return rc == 0;
@@ -135,7 +136,11 @@ int ingest_app_start(struct ingest_app *app, const struct ingest_config *cfg, ch
 	ingest_metrics_init(&app->m, app->reg);
 	if (cfg->migrate && (rc = migrate(cfg, err, errlen)) != 0)
 		return rc;
-	app->pool = ingest_dbpool_new(cfg->pg_url, (int)cfg->db_readers, err, errlen);
+	app->pool = db_pool_new(cfg->pg_url,
+				&(struct db_conn_opts){.application_name = "simpul-ingest",
+						       .statement_timeout_ms = 10000,
+						       .allow_down = true},
+				(int)cfg->db_readers, err, errlen);
 	app->auth = app->pool ? auth_new(cfg->pg_url, cfg->auth_cache_ms, err, errlen) : NULL;
 	app->cache = cache_new(cfg->redis_host, (int)cfg->redis_port, 200);
 	app->committer = ingest_committer_new(cfg, &app->m, err, errlen);
@@ -175,7 +180,7 @@ void ingest_app_stop(struct ingest_app *app)
 	ingest_committer_free(app->committer);
 	cache_free(app->cache);
 	auth_free(app->auth);
-	ingest_dbpool_free(app->pool);
+	db_pool_free(app->pool);
 	metrics_registry_free(app->reg);
 	memset(app, 0, sizeof(*app));
 }

@@ -213,17 +213,7 @@ __attribute__((warn_unused_result)) int ingest_auth_resolve_token(struct auth *a
 								  struct auth_principal *p,
 								  struct ingest_verr *e);
 
-struct ingest_dbpool;
-
-/* ---- a small pool of PostgreSQL connections for reads (dbpool.c) ---- */
-
-struct ingest_dbpool *ingest_dbpool_new(const char *url, int n, char *err, size_t errlen);
-void ingest_dbpool_free(struct ingest_dbpool *p);
-/* Borrows a connection (blocks until one is free); give it back with put. */
-struct db_conn *ingest_dbpool_get(struct ingest_dbpool *p);
-void ingest_dbpool_put(struct ingest_dbpool *p, struct db_conn *c);
-/* True if any connection is up (for /readyz). */
-bool ingest_dbpool_up(struct ingest_dbpool *p);
+struct db_pool; /* db/pool.h: the read connections (token look-ups, GETs) */
 
 /* ---- the group committer (committer.c) ---- */
 
@@ -353,7 +343,7 @@ struct ingest_app {
 	const struct ingest_config *cfg;
 	struct metrics_registry *reg;
 	struct ingest_metrics m;
-	struct ingest_dbpool *pool;
+	struct db_pool *pool;
 	struct auth *auth;
 	struct cache *cache;
 	struct ingest_committer *committer;

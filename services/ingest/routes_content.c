@@ -11,6 +11,7 @@
 
 #include "db/db.h"
 #include "http/http.h"
+#include "db/pool.h"
 #include "ingest.h"
 #include "slog/slog.h"
 #include "util/err.h"
@@ -148,9 +149,9 @@ void ingest_route_content_get(struct http_request *req, void *ud)
 		http_reply_error(req, 404, "not_found", "no such content", NULL);
 		return;
 	}
-	db = ingest_dbpool_get(app->pool);
+	db = db_pool_get(app->pool);
 	rc = db_exec(db, get_sql, 1, (const char *const[]){id}, NULL, &res, err, sizeof(err));
-	ingest_dbpool_put(app->pool, db);
+	db_pool_put(app->pool, db);
 	if (rc) {
 		ingest_verr_set(&e, 503, "unavailable", NULL, "database unavailable, retry");
 		ingest_reply_verr(app, req, &e);

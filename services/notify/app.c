@@ -17,6 +17,7 @@
 #include "metrics/metrics.h"
 #include "notify.h"
 #include "outbox/outbox.h"
+#include "db/pool.h"
 #include "schema/schema.h"
 #include "slog/slog.h"
 #include "util/err.h"
@@ -25,13 +26,10 @@
 #define POOL_SIZE 4
 #define MAX_ROUTES 16
 
-struct notify_dbpool {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct db_conn *all[POOL_SIZE];
-	struct db_conn *free_list[POOL_SIZE];
-	int nfree;
-};
+/* The read/write pool of the HTTP routes. */
+static const struct db_conn_opts pool_opts = {.application_name = "simpul-notify",
+					      .statement_timeout_ms = 30000,
+					      .allow_down = true};
 
 int64_t notify_now_ms(const struct notify_config *cfg)
 {
@@ -50,66 +48,11 @@ void notify_ts_param(int64_t ms, char out[40])
 		 tm.tm_sec % 100, (int)(ms % 1000));
 }
 
-struct db_conn *notify_dbpool_get(struct notify_dbpool *p)
-{
-	struct db_conn *c;
-
-	pthread_mutex_lock(&p->mu);
-	while (p->nfree == 0)
-		pthread_cond_wait(&p->cv, &p->mu);
-	c = p->free_list[--p->nfree];
-	pthread_mutex_unlock(&p->mu);
-	return c;
-}
-
-void notify_dbpool_put(struct notify_dbpool *p, struct db_conn *c)
-{
-	pthread_mutex_lock(&p->mu);
-	p->free_list[p->nfree++] = c;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-}
-
-static void dbpool_free(struct notify_dbpool *p)
-{
-	if (!p)
-		return;
-	for (int i = 0; i < POOL_SIZE; i++)
-		db_conn_free(p->all[i]);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
-	free(p);
-}
-
-static struct notify_dbpool *dbpool_new(const char *url, char *err, size_t errlen)
-{
-	struct db_conn_opts opts = {.application_name = "simpul-notify",
-				    .statement_timeout_ms = 30000,
-				    .allow_down = true};
-	struct notify_dbpool *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return NULL;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	for (int i = 0; i < POOL_SIZE; i++) {
-		p->all[i] = db_conn_new_opts(url, &opts, err, errlen);
-		if (!p->all[i]) {
-			dbpool_free(p);
-			return NULL;
-		}
-		p->free_list[p->nfree++] = p->all[i];
-	}
-	return p;
-}
-
 static bool check_db(void *ud, char *detail, size_t len)
 {
 	struct notify_app *app = ud;
-	bool up = false;
+	bool up = db_pool_up(app->pool);
 
-	for (int i = 0; i < POOL_SIZE; i++)
-		up = up || db_conn_up(app->pool->all[i]);
 	snprintf(detail, len, "%s", up ? "" : "postgresql unreachable");
 	return up;
 }
@@ -306,7 +249,7 @@ int notify_app_start(struct notify_app *app, const struct notify_config *cfg, ch
 	if (cfg->migrate && (rc = migrate(cfg, err, errlen)) != 0)
 		return rc;
 	app->auth = auth_new(cfg->pg_url, cfg->auth_cache_ms, err, errlen);
-	app->pool = app->auth ? dbpool_new(cfg->pg_url, err, errlen) : NULL;
+	app->pool = app->auth ? db_pool_new(cfg->pg_url, &pool_opts, POOL_SIZE, err, errlen) : NULL;
 	if (!app->pool)
 		return UTIL_EUNAVAIL;
 	app->nworkers = (int)(cfg->workers + cfg->bulk_workers);
@@ -361,7 +304,7 @@ void notify_app_stop(struct notify_app *app)
 	free(app->consumers);
 	notify_workers_free(app->workers, app->nworkers);
 	free(app->worker_thr);
-	dbpool_free(app->pool);
+	db_pool_free(app->pool);
 	auth_free(app->auth);
 	metrics_registry_free(app->reg);
 	memset(app, 0, sizeof(*app));

@@ -197,14 +197,14 @@ struct notify_metrics {
 	struct metrics_histogram *send_seconds; /* channel */
 };
 
-struct notify_dbpool;
+struct db_pool;
 
 struct notify_app {
 	const struct notify_config *cfg;
 	struct metrics_registry *reg;
 	struct notify_metrics m;
 	struct auth *auth;
-	struct notify_dbpool *pool;
+	struct db_pool *pool;
 	struct http_server *http;
 	volatile sig_atomic_t stop;
 	pthread_t digest_thr, fanout_thr;
@@ -222,11 +222,6 @@ __attribute__((warn_unused_result)) int notify_app_start(struct notify_app *app,
 							 char *err, size_t errlen);
 int notify_app_port(const struct notify_app *app);
 void notify_app_stop(struct notify_app *app);
-
-/* ---- database pool (app.c) ---- */
-
-struct db_conn *notify_dbpool_get(struct notify_dbpool *p);
-void notify_dbpool_put(struct notify_dbpool *p, struct db_conn *c);
 
 /* ---- HTTP routes (routes.c) ---- */
 

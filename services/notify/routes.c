@@ -11,6 +11,7 @@
 #include "auth/auth.h"
 #include "db/db.h"
 #include "http/http.h"
+#include "db/pool.h"
 #include "notify.h"
 #include "slog/slog.h"
 #include "util/buf.h"
@@ -80,10 +81,10 @@ static bool authenticate(struct notify_app *app, struct http_request *req,
 static int query(struct notify_app *app, const char *sql, int n, const char *const *vals,
 		 PGresult **res, char *err, size_t errlen)
 {
-	struct db_conn *db = notify_dbpool_get(app->pool);
+	struct db_conn *db = db_pool_get(app->pool);
 	int rc = db_exec(db, sql, n, vals, NULL, res, err, errlen);
 
-	notify_dbpool_put(app->pool, db);
+	db_pool_put(app->pool, db);
 	return rc;
 }
 
@@ -105,6 +106,25 @@ static const char *jstr(json_t *o, const char *k)
 	json_t *v = json_object_get(o, k);
 
 	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/*
+ * The first optional text field sent with another JSON type, or NULL: a
+ * number or object there must be refused, not read as "absent" (which would
+ * silently apply the default, e.g. a national region for region_prefix: 5).
+ */
+static const char *wrong_type(json_t *o)
+{
+	static const char *const keys[] = {"channel", "target", "region_prefix", "content_type",
+					   "kim_id",  "mode",   "tz"};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = json_object_get(o, keys[i]);
+
+		if (v && !json_is_string(v) && !json_is_null(v))
+			return keys[i];
+	}
+	return NULL;
 }
 
 static bool email_valid(const char *s)
@@ -228,7 +248,12 @@ static int form_scalars(struct notify_app *app, const struct auth_principal *p, 
 	char err[200];
 	struct notify_url u;
 	json_t *h = json_object_get(body, "digest_hour");
+	const char *wrong = wrong_type(body);
 
+	if (wrong) {
+		snprintf(f->msg, sizeof(f->msg), "%s must be a string", wrong);
+		return bad(field, why, wrong, f->msg);
+	}
 	f->channel = jstr(body, "channel");
 	f->target = jstr(body, "target");
 	f->region = jstr(body, "region_prefix");

@@ -12,6 +12,9 @@
 #include <cmocka.h>
 
 #include <db/db.h>
+#include <db/pool.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <util/err.h>
 #include <util/ids.h>
 
@@ -90,6 +93,52 @@ static void test_result_helpers_on_null(void **state)
 	assert_false(db_conn_up(NULL));
 }
 
+struct pool_waiter {
+	struct db_pool *p;
+	struct db_conn *got;
+};
+
+static void *pool_wait(void *arg)
+{
+	struct pool_waiter *w = arg;
+
+	w->got = db_pool_get(w->p);
+	return NULL;
+}
+
+/* The pool hands out each connection once, blocks when all are out and wakes a waiter on put. */
+static void test_pool_get_put(void **state)
+{
+	struct db_conn_opts o = {.allow_down = true, .connect_timeout_s = 1};
+	char err[256] = "";
+	struct db_pool *p = db_pool_new(DEAD_URL, &o, 2, err, sizeof err);
+	struct pool_waiter w = {0};
+	struct db_conn *a, *b;
+	pthread_t t;
+
+	(void)state;
+	assert_null(db_pool_new(DEAD_URL, &o, 0, err, sizeof err));
+	assert_null(db_pool_new(DEAD_URL, NULL, 1, err, sizeof err));
+	assert_non_null(p);
+	assert_false(db_pool_up(p));
+	a = db_pool_get(p);
+	b = db_pool_get(p);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_ptr_not_equal(a, b);
+	w.p = p;
+	assert_int_equal(pthread_create(&t, NULL, pool_wait, &w), 0);
+	usleep(100000);
+	assert_null(w.got); /* still waiting: both are out */
+	db_pool_put(p, b);
+	pthread_join(t, NULL);
+	assert_ptr_equal(w.got, b);
+	db_pool_put(p, a);
+	db_pool_put(p, w.got);
+	db_pool_free(p);
+	db_pool_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -97,6 +146,7 @@ int main(void)
 		cmocka_unit_test(test_allow_down_and_rate_limit),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_result_helpers_on_null),
+		cmocka_unit_test(test_pool_get_put),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

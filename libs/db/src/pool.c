@@ -1,15 +1,14 @@
 /*
- * services/ingest/dbpool.c - a fixed pool of PostgreSQL connections for the
- * read paths (token look-ups, GET routes). Writes go through the committer.
+ * db/pool.c - a fixed pool of PostgreSQL connections shared by threads.
  */
+#include "db/pool.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "db/db.h"
-#include "ingest.h"
-#include "slog/slog.h"
+#include "util/err.h"
 
-struct ingest_dbpool {
+struct db_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int n;
@@ -18,13 +17,16 @@ struct ingest_dbpool {
 	int nfree;
 };
 
-struct ingest_dbpool *ingest_dbpool_new(const char *url, int n, char *err, size_t errlen)
+struct db_pool *db_pool_new(const char *url, const struct db_conn_opts *opts, int n, char *err,
+			    size_t errlen)
 {
-	struct db_conn_opts opts = {.application_name = "simpul-ingest",
-				    .statement_timeout_ms = 10000,
-				    .allow_down = true};
-	struct ingest_dbpool *p = calloc(1, sizeof(*p));
+	struct db_pool *p;
 
+	if (n <= 0) {
+		util_err_set(err, errlen, UTIL_EINVAL, "pool size must be positive");
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	pthread_mutex_init(&p->mu, NULL);
@@ -34,7 +36,8 @@ struct ingest_dbpool *ingest_dbpool_new(const char *url, int n, char *err, size_
 	if (!p->all || !p->free_list)
 		goto fail;
 	for (int i = 0; i < n; i++) {
-		p->all[i] = db_conn_new_opts(url, &opts, err, errlen);
+		p->all[i] = opts ? db_conn_new_opts(url, opts, err, errlen)
+				 : db_conn_new(url, err, errlen);
 		if (!p->all[i])
 			goto fail;
 		p->n++;
@@ -42,11 +45,11 @@ struct ingest_dbpool *ingest_dbpool_new(const char *url, int n, char *err, size_
 	}
 	return p;
 fail:
-	ingest_dbpool_free(p);
+	db_pool_free(p);
 	return NULL;
 }
 
-void ingest_dbpool_free(struct ingest_dbpool *p)
+void db_pool_free(struct db_pool *p)
 {
 	if (!p)
 		return;
@@ -59,7 +62,7 @@ void ingest_dbpool_free(struct ingest_dbpool *p)
 	free(p);
 }
 
-struct db_conn *ingest_dbpool_get(struct ingest_dbpool *p)
+struct db_conn *db_pool_get(struct db_pool *p)
 {
 	struct db_conn *c;
 
@@ -71,7 +74,7 @@ struct db_conn *ingest_dbpool_get(struct ingest_dbpool *p)
 	return c;
 }
 
-void ingest_dbpool_put(struct ingest_dbpool *p, struct db_conn *c)
+void db_pool_put(struct db_pool *p, struct db_conn *c)
 {
 	pthread_mutex_lock(&p->mu);
 	p->free_list[p->nfree++] = c;
@@ -79,7 +82,7 @@ void ingest_dbpool_put(struct ingest_dbpool *p, struct db_conn *c)
 	pthread_mutex_unlock(&p->mu);
 }
 
-bool ingest_dbpool_up(struct ingest_dbpool *p)
+bool db_pool_up(struct db_pool *p)
 {
 	for (int i = 0; i < p->n; i++)
 		if (db_conn_up(p->all[i]))
