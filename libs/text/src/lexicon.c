@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "builtin_tables.h"
+#include "stamp.h"
 #include "strtab.h"
 #include "text/norm.h"
 #include "util/err.h"
@@ -89,6 +90,16 @@ int text_lexicon_add(struct text_lexicon *lx, const char *slang, const char *for
 	if (!lx || !slang || !formal)
 		return UTIL_EINVAL;
 	return add_norm(lx, slang, strlen(slang), formal, strlen(formal), &added);
+}
+
+uint64_t text_lexicon_stamp(const struct text_lexicon *lx)
+{
+	return lx ? lx->map.stamp : 0;
+}
+
+uint64_t text_stopwords_stamp(const struct text_stopwords *sw)
+{
+	return sw ? sw->set.stamp : 0;
 }
 
 size_t text_lexicon_count(const struct text_lexicon *lx)

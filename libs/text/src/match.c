@@ -14,6 +14,8 @@
 
 #define NCLS 40
 #define PAT_MAX 255
+#define AC_HAS_OUT 0x80000000u /* in a transition: the target reports matches */
+#define AC_NODE 0x7fffffff
 
 struct pat {
 	uint32_t off, len;	   /* normalised text in m->chars */
@@ -40,6 +42,7 @@ struct text_matcher {
 	size_t bounds_len, bounds_cap;
 	int32_t *chain_plain, *chain_mask; /* next pattern with the same end node */
 	struct ac plain, mask;
+	uint8_t cls[2][256]; /* byte -> symbol class, plain and vowel-masked */
 	bool compiled;
 };
 
@@ -84,6 +87,10 @@ struct text_matcher *text_matcher_new(const struct text_analyzer *an)
 	if (!m)
 		return NULL;
 	m->an = an;
+	for (int c = 0; c < 256; c++) {
+		m->cls[0][c] = (uint8_t)cls((unsigned char)c);
+		m->cls[1][c] = (uint8_t)cls(masked((unsigned char)c));
+	}
 	m->wk = text_work_new(4096);
 	if (!m->wk || !an) {
 		text_matcher_free(m);
@@ -214,6 +221,53 @@ out:
 	return rc;
 }
 
+/*
+ * Renumber the nodes in breadth-first order (order[0..n) lists every node
+ * but the root): the shallow states, where a scan spends nearly all its time,
+ * then share a few cache lines instead of being strewn over megabytes. Each
+ * transition also carries AC_HAS_OUT when its target ends a pattern (itself
+ * or through dictionary links), so the scan reads out[]/dict[] only then.
+ */
+static int ac_renumber(struct ac *a, const int32_t *order, size_t n)
+{
+	int32_t *id = malloc(a->nodes * sizeof(*id));
+	int32_t(*next)[NCLS] = malloc(a->nodes * sizeof(*next));
+	int32_t *out = malloc(a->nodes * sizeof(*out)), *dict = malloc(a->nodes * sizeof(*dict));
+	int rc = UTIL_ENOMEM;
+
+	if (!id || !next || !out || !dict || n + 1 != a->nodes)
+		goto out;
+	id[0] = 0;
+	for (size_t i = 0; i < n; i++)
+		id[order[i]] = (int32_t)i + 1;
+	for (size_t o = 0; o < a->nodes; o++) {
+		int32_t k = id[o];
+		out[k] = a->out[o];
+		dict[k] = a->dict[o] >= 0 ? id[a->dict[o]] : -1;
+		for (int c = 0; c < NCLS; c++) {
+			int32_t t = a->next[o][c];
+			bool hit = a->out[t] >= 0 || a->dict[t] >= 0;
+			next[k][c] = (int32_t)((uint32_t)id[t] | (hit ? AC_HAS_OUT : 0));
+		}
+	}
+	free(a->next);
+	free(a->out);
+	free(a->dict);
+	a->next = next;
+	a->out = out;
+	a->dict = dict;
+	a->cap = a->nodes;
+	next = NULL;
+	out = dict = NULL;
+	rc = 0;
+out:
+	free(id);
+	free(next);
+	free(out);
+	free(dict);
+	return rc;
+}
+
 /* Breadth-first: failure links, dictionary links, full DFA transitions. */
 static int ac_finish(struct ac *a)
 {
@@ -251,8 +305,11 @@ static int ac_finish(struct ac *a)
 			queue[tail++] = x;
 		}
 	}
+	int rc = ac_renumber(a, queue, tail);
 	free(queue);
-	return 0;
+	free(a->fail); /* construction only, and numbered the old way */
+	a->fail = NULL;
+	return rc;
 }
 
 int text_matcher_compile(struct text_matcher *m, char *err, size_t errlen)
@@ -325,11 +382,14 @@ static bool accept(const struct scan *sc, const struct pat *p, size_t s, size_t 
 
 static void run(struct scan *sc, const struct ac *a, const int32_t *chain, bool mask)
 {
+	const uint8_t *tab = sc->m->cls[mask];
 	int32_t n = 0;
 
 	for (size_t i = 0; i < sc->len; i++) {
-		unsigned char c = (unsigned char)sc->s[i];
-		n = a->next[n][cls(mask ? masked(c) : c)];
+		int32_t v = a->next[n][tab[(unsigned char)sc->s[i]]];
+		n = v & AC_NODE;
+		if (v >= 0)
+			continue; /* nothing ends here: the common case */
 		for (int32_t d = a->out[n] >= 0 ? n : a->dict[n]; d >= 0; d = a->dict[d]) {
 			for (int32_t pi = a->out[d]; pi >= 0; pi = chain[pi]) {
 				const struct pat *p = &sc->m->pats[pi];

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ascii.h"
 #include "text/utf8.h"
 #include "util/err.h"
 
@@ -75,7 +76,7 @@ static void put_ascii(struct nstate *st, char c, uint32_t src, uint32_t end)
 {
 	if (c >= 'A' && c <= 'Z')
 		c = (char)(c + 32);
-	if (strchr("!?,;:.", c)) {
+	if (c == '!' || c == '?' || c == ',' || c == ';' || c == ':' || c == '.') {
 		if (c == st->prev_punct && !st->space) {
 			st->punct_run++;
 			if (c != '.' || st->punct_run > 3) {
@@ -276,6 +277,41 @@ static size_t markup_len(const char *s, size_t len, size_t i)
 	return j - i;
 }
 
+/* ASCII letters and digits: the bulk of every text. */
+static const uint8_t alnum[256] = {
+	['0' ... '9'] = 1, ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1,
+};
+
+/*
+ * Fast path for a run of ASCII letters and digits starting at i: exactly
+ * what put_ascii() does for each (lower-case, no punctuation state), done a
+ * run at a time. Returns the end of the run.
+ */
+static size_t put_alnum_run(struct nstate *st, const char *in, size_t len, size_t i)
+{
+	size_t j = i + 1 + ascii_alnum_run(in + i + 1, len - i - 1);
+
+	st->prev_punct = 0;
+	if (st->space) {
+		put(st, "", 0, 0, st->last_end); /* flushes the pending separator */
+		if (st->overflow)
+			return j;
+	}
+	if (st->n + (j - i) > st->cap) {
+		st->overflow = true;
+		return j;
+	}
+	char *o = st->out + st->n;
+	for (size_t k = i; k < j; k++)
+		*o++ = (char)(in[k] | 0x20); /* 'A'..'Z' -> 'a'..'z'; digits have 0x20 */
+	if (st->map)
+		for (size_t k = i; k < j; k++)
+			st->map[st->n + (k - i)] = (uint32_t)k;
+	st->n += j - i;
+	st->last_end = (uint32_t)j;
+	return j;
+}
+
 int text_norm(const char *in, size_t len, unsigned flags, char *out, uint32_t *map, size_t cap,
 	      size_t *out_len)
 {
@@ -290,10 +326,12 @@ int text_norm(const char *in, size_t len, unsigned flags, char *out, uint32_t *m
 	while (i < len && !st.overflow) {
 		unsigned char c = (unsigned char)in[i];
 		size_t k;
-		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-			/* fast path: the common lower-case word characters */
-			st.prev_punct = 0;
-			put(&st, (const char *)&in[i], 1, (uint32_t)i, (uint32_t)i + 1);
+		if (alnum[c]) {
+			i = put_alnum_run(&st, in, len, i);
+			continue;
+		}
+		if (c == ' ') {
+			sep(&st, (uint32_t)i);
 			i++;
 			continue;
 		}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stamp.h"
 #include "strtab.h"
 #include "util/err.h"
 
@@ -173,6 +174,11 @@ void text_stemmer_free(struct text_stemmer *st)
 bool text_stemmer_known(const struct text_stemmer *st, const char *w, size_t len)
 {
 	return st && len <= MAXW && known(st, w, len);
+}
+
+uint64_t text_stemmer_stamp(const struct text_stemmer *st)
+{
+	return st ? st->roots.stamp : 0;
 }
 
 size_t text_stemmer_root_count(const struct text_stemmer *st)

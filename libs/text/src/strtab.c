@@ -1,6 +1,7 @@
 /*
  * strtab.c - open-addressing string hash map used by the lexicons, the
- * stopword set, the stemmer's root dictionary and its cache.
+ * stopword set, the stemmer's root dictionary and its cache, with a Bloom
+ * filter in front for the many lookups of absent keys, and content stamps.
  */
 #include "strtab.h"
 
@@ -9,9 +10,17 @@
 
 #include "util/err.h"
 
+uint64_t strtab_stamp_next(void)
+{
+	static uint64_t counter;
+
+	return __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+}
+
 void strtab_init(struct strtab *t)
 {
 	memset(t, 0, sizeof(*t));
+	t->stamp = strtab_stamp_next();
 }
 
 void strtab_release(struct strtab *t)
@@ -19,20 +28,9 @@ void strtab_release(struct strtab *t)
 	if (!t)
 		return;
 	free(t->slots);
+	free(t->filter);
 	free(t->arena);
 	memset(t, 0, sizeof(*t));
-}
-
-/* FNV-1a; never returns 0 because 0 marks an empty slot. */
-uint32_t strtab_hash(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h ? h : 1;
 }
 
 int strtab_store(struct strtab *t, const char *s, size_t len, uint32_t *off)
@@ -56,6 +54,16 @@ int strtab_store(struct strtab *t, const char *s, size_t len, uint32_t *off)
 	return 0;
 }
 
+static inline uint64_t filter_bits(uint32_t h)
+{
+	return (1ull << (h & 63)) | (1ull << ((h >> 6) & 63));
+}
+
+static inline size_t filter_word(uint32_t h, size_t nslots)
+{
+	return (h >> 12) & (nslots / 8 - 1);
+}
+
 static struct strtab_slot *find_slot(const struct strtab *t, const char *key, size_t len,
 				     uint32_t h)
 {
@@ -65,7 +73,7 @@ static struct strtab_slot *find_slot(const struct strtab *t, const char *key, si
 		struct strtab_slot *sl = &t->slots[i];
 		if (sl->hash == 0)
 			return sl;
-		if (sl->hash == h && sl->len == len && memcmp(t->arena + sl->off, key, len) == 0)
+		if (sl->hash == h && sl->len == len && strtab_eq(t->arena + sl->off, key, len))
 			return sl;
 	}
 }
@@ -74,13 +82,18 @@ static int grow(struct strtab *t)
 {
 	size_t n = t->nslots ? t->nslots * 2 : 1024;
 	struct strtab_slot *slots = calloc(n, sizeof(*slots));
+	uint64_t *filter = calloc(n / 8, sizeof(*filter));
 
-	if (!slots)
+	if (!slots || !filter) {
+		free(slots);
+		free(filter);
 		return UTIL_ENOMEM;
+	}
 	for (size_t i = 0; i < t->nslots; i++) {
 		struct strtab_slot *o = &t->slots[i];
 		if (!o->hash)
 			continue;
+		filter[filter_word(o->hash, n)] |= filter_bits(o->hash);
 		for (size_t j = o->hash & (n - 1);; j = (j + 1) & (n - 1)) {
 			if (!slots[j].hash) {
 				slots[j] = *o;
@@ -89,7 +102,9 @@ static int grow(struct strtab *t)
 		}
 	}
 	free(t->slots);
+	free(t->filter);
 	t->slots = slots;
+	t->filter = filter;
 	t->nslots = n;
 	return 0;
 }
@@ -106,8 +121,10 @@ int strtab_put(struct strtab *t, const char *key, size_t len, uint32_t val, bool
 	}
 	struct strtab_slot *sl = find_slot(t, key, len, h);
 	if (sl->hash) {
-		if (replace)
+		if (replace && sl->val != val) {
 			sl->val = val;
+			t->stamp = strtab_stamp_next();
+		}
 		return 0;
 	}
 	uint32_t off;
@@ -119,7 +136,9 @@ int strtab_put(struct strtab *t, const char *key, size_t len, uint32_t val, bool
 	sl->off = off;
 	sl->len = (uint32_t)len;
 	sl->val = val;
+	t->filter[filter_word(h, t->nslots)] |= filter_bits(h);
 	t->count++;
+	t->stamp = strtab_stamp_next();
 	return 0;
 }
 
@@ -127,7 +146,11 @@ bool strtab_get(const struct strtab *t, const char *key, size_t len, uint32_t *v
 {
 	if (!t->nslots)
 		return false;
-	const struct strtab_slot *sl = find_slot(t, key, len, strtab_hash(key, len));
+	uint32_t h = strtab_hash(key, len);
+	uint64_t bits = filter_bits(h);
+	if ((t->filter[filter_word(h, t->nslots)] & bits) != bits)
+		return false;
+	const struct strtab_slot *sl = find_slot(t, key, len, h);
 	if (!sl->hash)
 		return false;
 	if (val)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ascii.h"
 #include "text/utf8.h"
 
 enum cls { C_SEP, C_ALPHA, C_DIGIT, C_ULETTER, C_EMOJI };
@@ -27,31 +28,58 @@ static bool is_nonword_cp(int32_t cp)
 	       (cp >= 0x1F000 && cp <= 0x1FAFF) || (cp >= 0xE0000);
 }
 
-static enum cls classify(const char *s, size_t len, size_t i, size_t *k)
+/* ASCII bytes: class, and which may appear in e-mail local parts/domains. */
+#define A_EMAIL 0x8u /* [a-z0-9._%+-] */
+static const uint8_t ascii[256] = { /* bytes >= 0x80 stay 0 */
+	['0' ... '9'] = C_DIGIT | A_EMAIL, ['a' ... 'z'] = C_ALPHA | A_EMAIL,
+	['A' ... 'Z'] = C_ALPHA | A_EMAIL, ['.'] = A_EMAIL, ['_'] = A_EMAIL,
+	['%'] = A_EMAIL, ['+'] = A_EMAIL, ['-'] = A_EMAIL,
+};
+
+static enum cls classify_utf8(const char *s, size_t len, size_t i, size_t *k)
 {
-	unsigned char c = (unsigned char)s[i];
 	int32_t cp;
 
-	*k = 1;
-	if (c < 0x80) {
-		if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
-			return C_ALPHA;
-		return c >= '0' && c <= '9' ? C_DIGIT : C_SEP;
-	}
 	*k = text_utf8_decode(s + i, len - i, &cp);
 	if (is_emoji_cp(cp))
 		return C_EMOJI;
 	return is_nonword_cp(cp) ? C_SEP : C_ULETTER;
 }
 
-static bool is_wordc(enum cls c)
+static inline enum cls classify(const char *s, size_t len, size_t i, size_t *k)
+{
+	unsigned char c = (unsigned char)s[i];
+
+	if (c < 0x80) {
+		*k = 1;
+		return (enum cls)(ascii[c] & 0x7u);
+	}
+	return classify_utf8(s, len, i, k);
+}
+
+static inline bool is_wordc(enum cls c)
 {
 	return c == C_ALPHA || c == C_DIGIT || c == C_ULETTER;
 }
 
-static bool ascii_alnum(char c)
+static inline bool ascii_alnum(char c)
 {
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+	return (unsigned char)c < 0x80 && (ascii[(unsigned char)c] & 0x7u) != C_SEP;
+}
+
+/* True if an e-mail address or a bare domain may start at i: the run of
+ * [a-z0-9._%+-] from i reaches an '@' or holds a '.'. Both scanners need
+ * that, so this skips them for ordinary words without changing any result. */
+static bool maybe_address(const char *s, size_t len, size_t i)
+{
+	for (size_t j = i; j < len; j++) {
+		unsigned char c = (unsigned char)s[j];
+		if (c >= 0x80 || !(ascii[c] & A_EMAIL))
+			return c == '@';
+		if (c == '.')
+			return true;
+	}
+	return false;
 }
 
 void text_tokenizer_init(struct text_tokenizer *tk, const char *s, size_t len,
@@ -70,10 +98,15 @@ const char *text_token_type_name(enum text_token_type type)
 	return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
 }
 
-static bool prefix_ci(const char *s, size_t len, size_t i, const char *p)
+static inline bool prefix_ci(const char *s, size_t len, size_t i, const char *p)
 {
-	size_t k = strlen(p);
-	return len - i >= k && strncasecmp(s + i, p, k) == 0;
+	/* p is lower case; only letters compare case-insensitively */
+	for (; *p; p++, i++) {
+		char c = i < len ? s[i] : 0;
+		if (c != *p && !(*p >= 'a' && *p <= 'z' && (c | 0x20) == *p))
+			return false;
+	}
+	return true;
 }
 
 static size_t trim_url_tail(const char *s, size_t start, size_t end)
@@ -246,6 +279,30 @@ static size_t scan_tag(const char *s, size_t len, size_t i, bool mention)
 	return (alpha || mention) ? j : i;
 }
 
+/*
+ * The common case, in one pass: an ASCII letter at i starting a run of ASCII
+ * letters and digits that ends in a byte no other rule looks at. Returns the
+ * end of that word, or i when the general scan_token() must decide (a URL
+ * prefix, or a run ending in one of . _ % + - @ * ' or non-ASCII).
+ */
+static inline size_t scan_plain_word(const char *s, size_t len, size_t i)
+{
+	size_t j = i + 1;
+	unsigned char c;
+
+	if (((s[i] | 0x20) == 'h' || (s[i] | 0x20) == 'w') &&
+	    (prefix_ci(s, len, i, "http://") || prefix_ci(s, len, i, "https://") ||
+	     prefix_ci(s, len, i, "www.")))
+		return i;
+	j += ascii_alnum_run(s + j, len - j);
+	if (j == len)
+		return j;
+	c = (unsigned char)s[j];
+	if (c >= 0x80 || (ascii[c] & A_EMAIL) || c == '@' || c == '*' || c == '\'')
+		return i;
+	return j;
+}
+
 /* Classify the token starting at i; returns its end (> i) or i if none. */
 static size_t scan_token(const char *s, size_t len, size_t i, enum text_token_type *type)
 {
@@ -268,7 +325,7 @@ static size_t scan_token(const char *s, size_t len, size_t i, enum text_token_ty
 		*type = TEXT_TOK_URL;
 		return scan_url_rest(s, len, i);
 	}
-	if (c == C_ALPHA || c == C_DIGIT) {
+	if ((c == C_ALPHA || c == C_DIGIT) && maybe_address(s, len, i)) {
 		if ((e = scan_email(s, len, i)) > 0) {
 			*type = TEXT_TOK_EMAIL;
 			return e;
@@ -302,7 +359,16 @@ bool text_tokenizer_next(struct text_tokenizer *tk, struct text_token *tok)
 	enum text_token_type type = TEXT_TOK_WORD;
 
 	while (i < len) {
-		e = scan_token(s, len, i, &type);
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x80 && (ascii[c] & 0x7u) == C_SEP && c != '#' && c != '@' && c != '*') {
+			i++; /* ASCII that starts no token: space, punctuation */
+			continue;
+		}
+		e = c < 0x80 && (ascii[c] & 0x7u) == C_ALPHA ? scan_plain_word(s, len, i) : i;
+		if (e > i)
+			type = TEXT_TOK_WORD;
+		else
+			e = scan_token(s, len, i, &type);
 		if (e > i) {
 			tok->type = type;
 			tok->start = (uint32_t)i;

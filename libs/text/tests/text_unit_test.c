@@ -468,6 +468,221 @@ static void test_adversarial(void **state)
 	text_matcher_free(m);
 }
 
+/* ---- fast paths (normaliser runs, tokeniser words, caches) --------------- */
+
+/* Runs of ASCII letters/digits go sixteen bytes at a time: cross that width. */
+static void test_norm_runs(void **state)
+{
+	static const char *in = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abc  DEF,GHI.jkl!!";
+	static const char *want = "abcdefghijklmnopqrstuvwxyz0123456789abc def,ghi.jkl!";
+	char out[64];
+	uint32_t map[65];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(text_norm(in, strlen(in), 0, out, map, strlen(in), &n), 0);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(out, want, n);
+	for (size_t k = 0; k < 39; k++)
+		assert_int_equal(map[k], k);
+	assert_int_equal(map[39], 39); /* the space: first of the two */
+	assert_int_equal(map[40], 41);
+	assert_int_equal(map[n], strlen(in)); /* a dropped repeat still extends the end */
+}
+
+/* Word endings that send the tokeniser off its fast path, and URL prefixes. */
+static void test_token_edges(void **state)
+{
+	static const char *text =
+		"hari Hukum wakil WWW.Kominfo.go.id http\x1a//x.com HTTPS://Desa.id/a. rp.5 kata. "
+		"kata@desa.id kata- kata-kata kata' j*d* kat\xc3\xa9 "
+		"abcdefghijklmnopqrstuvwxyzABCDEFGH1234567890, w h";
+	static const struct {
+		enum text_token_type type;
+		const char *s;
+	} want[] = {
+		{TEXT_TOK_WORD, "hari"},	{TEXT_TOK_WORD, "Hukum"},
+		{TEXT_TOK_WORD, "wakil"},	{TEXT_TOK_URL, "WWW.Kominfo.go.id"},
+		{TEXT_TOK_WORD, "http"},	{TEXT_TOK_URL, "x.com"},
+		{TEXT_TOK_URL, "HTTPS://Desa.id/a"}, {TEXT_TOK_WORD, "rp"},
+		{TEXT_TOK_NUMBER, "5"},		{TEXT_TOK_WORD, "kata"},
+		{TEXT_TOK_EMAIL, "kata@desa.id"}, {TEXT_TOK_WORD, "kata"},
+		{TEXT_TOK_WORD, "kata-kata"},	{TEXT_TOK_WORD, "kata"},
+		{TEXT_TOK_WORD, "j*d*"},	{TEXT_TOK_WORD, "kat\xc3\xa9"},
+		{TEXT_TOK_WORD, "abcdefghijklmnopqrstuvwxyzABCDEFGH1234567890"},
+		{TEXT_TOK_WORD, "w"},		{TEXT_TOK_WORD, "h"},
+	};
+	struct text_tokenizer tk;
+	struct text_token t;
+	size_t i = 0;
+
+	(void)state;
+	text_tokenizer_init(&tk, text, strlen(text), NULL);
+	while (text_tokenizer_next(&tk, &t)) {
+		assert_true(i < sizeof(want) / sizeof(want[0]));
+		if (t.len != strlen(want[i].s) || memcmp(text + t.start, want[i].s, t.len) != 0)
+			fail_msg("token %zu: got '%.*s' want '%s'", i, (int)t.len, text + t.start,
+				 want[i].s);
+		assert_int_equal(t.type, want[i].type);
+		i++;
+	}
+	assert_int_equal(i, sizeof(want) / sizeof(want[0]));
+}
+
+static void one_term(struct text_work *wk, const struct text_analyzer *an, const char *w,
+		     const char *norm, const char *stem, bool stop)
+{
+	const struct text_term *t;
+	size_t n;
+
+	assert_int_equal(text_analyze(an, wk, w, strlen(w), &t, &n), 0);
+	assert_int_equal(n, 1);
+	if (t[0].norm_len != strlen(norm) || memcmp(t[0].norm, norm, t[0].norm_len) != 0 ||
+	    t[0].stem_len != strlen(stem) || memcmp(t[0].stem, stem, t[0].stem_len) != 0)
+		fail_msg("'%s': got %.*s/%.*s want %s/%s", w, (int)t[0].norm_len, t[0].norm,
+			 (int)t[0].stem_len, t[0].stem, norm, stem);
+	assert_int_equal(t[0].stop, stop);
+}
+
+/*
+ * One workspace used with several analyzers, and a lexicon changed after use:
+ * the workspace's word cache must never hand back another configuration's
+ * result. (Before the cache knew its configuration, "membeli" analysed with
+ * the hunspell-mode stemmer after the confix one kept the confix stem.)
+ */
+static void test_work_cache_config(void **state)
+{
+	char err[256], sc[TEXT_STEM_MAX_WORD + 1] = "", sh[TEXT_STEM_MAX_WORD + 1] = "";
+	struct text_stemmer *h = text_stemmer_new(NULL, NULL, TEXT_STEM_HUNSPELL, err, sizeof(err));
+	struct text_lexicon *lx = text_lexicon_new(false);
+	struct text_work *wk = text_work_new(1 << 16);
+
+	(void)state;
+	assert_non_null(h);
+	assert_non_null(lx);
+	text_stemmer_stem(g_stem, "membeli", 7, sc, sizeof(sc));
+	text_stemmer_stem(h, "membeli", 7, sh, sizeof(sh));
+	assert_string_not_equal(sc, sh); /* else this test proves nothing */
+	struct text_analyzer ac = {g_lex, g_stop, g_stem, 0}, ah = {g_lex, g_stop, h, 0};
+	struct text_analyzer a0 = {g_lex, g_stop, g_stem, TEXT_AN_NO_STEM};
+	for (int round = 0; round < 2; round++) {
+		one_term(wk, &ac, "membeli", "membeli", sc, false);
+		one_term(wk, &ah, "membeli", "membeli", sh, false);
+		one_term(wk, &a0, "membeli", "membeli", "membeli", false);
+	}
+	struct text_analyzer al = {lx, g_stop, NULL, 0};
+	one_term(wk, &al, "zzq", "zzq", "zzq", false);
+	assert_int_equal(text_lexicon_add(lx, "zzq", "yang"), 0);
+	one_term(wk, &al, "zzq", "yang", "yang", true);
+	struct text_analyzer anostop = {lx, NULL, NULL, 0};
+	one_term(wk, &anostop, "zzq", "yang", "yang", false);
+	text_work_free(wk);
+	text_lexicon_free(lx);
+	text_stemmer_free(h);
+}
+
+/*
+ * Far more distinct words than the cache holds, twice over, mixed with
+ * frequent ones: every term must equal what the stages give on their own.
+ */
+static void test_work_cache_eviction(void **state)
+{
+	static const char *const common[] = {"yang", "yg", "membeli", "anak2", "bangeeet", "gatau"};
+	size_t cap = 1 << 20, len = 0, n;
+	char *text = malloc(cap), norm[256], stem[TEXT_STEM_MAX_WORD + 1];
+	struct text_analyzer an = {g_lex, g_stop, g_stem, 0};
+	struct text_work *wk = text_work_new(cap);
+	const struct text_term *t;
+
+	(void)state;
+	assert_non_null(text);
+	for (unsigned i = 0; i < 50000; i++) {
+		len += (size_t)snprintf(text + len, cap - len, "me%c%c%c%ckan %s ", 'a' + i % 26,
+					'a' + i / 26 % 26, 'a' + i / 676 % 26, 'a' + i / 17576 % 26,
+					common[i % 6]);
+	}
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(text_analyze(&an, wk, text, len, &t, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			const char *w = text + t[i].orig_start;
+			size_t wl = t[i].orig_end - t[i].orig_start;
+			size_t nl = text_word_normalize(g_lex, g_stem, w, wl, norm, sizeof(norm));
+			if (memchr(norm, ' ', nl))
+				continue; /* "gatau" -> two terms, checked elsewhere */
+			size_t sl = text_stemmer_stem(g_stem, norm, nl, stem, sizeof(stem));
+			assert_int_equal(t[i].norm_len, nl);
+			assert_memory_equal(t[i].norm, norm, nl);
+			assert_int_equal(t[i].stem_len, sl);
+			assert_memory_equal(t[i].stem, stem, sl);
+			assert_int_equal(t[i].stop, text_stopwords_contains(g_stop, norm, nl));
+		}
+	}
+	text_work_free(wk);
+	free(text);
+}
+
+/* Thousands of lexicon keys: every one found, near misses not. */
+static void test_lexicon_many(void **state)
+{
+	struct text_lexicon *lx = text_lexicon_new(false);
+	char k[16];
+	const char *f;
+	size_t fl;
+
+	(void)state;
+	assert_non_null(lx);
+	for (unsigned i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "q%uz", i);
+		assert_int_equal(text_lexicon_add(lx, k, "yang"), 0);
+	}
+	assert_int_equal(text_lexicon_count(lx), 5000);
+	for (unsigned i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "q%uz", i);
+		assert_true(text_lexicon_lookup(lx, k, strlen(k), &f, &fl));
+		assert_int_equal(fl, 4);
+		snprintf(k, sizeof(k), "q%uy", i);
+		assert_false(text_lexicon_lookup(lx, k, strlen(k), &f, &fl));
+	}
+	text_lexicon_free(lx);
+}
+
+/* A large automaton (states renumbered breadth-first) still finds the few hits. */
+static void test_match_many(void **state)
+{
+	struct text_analyzer an = {g_lex, NULL, NULL, 0};
+	struct text_matcher *m = text_matcher_new(&an);
+	struct text_work *wk = text_work_new(1 << 16);
+	struct text_match out[8];
+	const struct text_term *t;
+	char p[32], err[128];
+	size_t n;
+
+	(void)state;
+	assert_non_null(m);
+	for (unsigned i = 0; i < 5000; i++) {
+		snprintf(p, sizeof(p), "%s%c%c%c", i % 2 ? "judi" : "x", 'a' + i % 26,
+			 'a' + i / 26 % 26, 'a' + i / 676 % 26);
+		assert_int_equal(text_matcher_add(m, p, strlen(p), i + 100, 3, 1.0f, 0, err,
+						  sizeof(err)), 0);
+	}
+	assert_int_equal(text_matcher_add(m, "judi", 4, 1, 1, 2.0f, 0, err, sizeof(err)), 0);
+	assert_int_equal(text_matcher_add(m, "situs judi online", 17, 2, 1, 1.0f, 0, err,
+					  sizeof(err)), 0);
+	assert_int_equal(text_matcher_compile(m, err, sizeof(err)), 0);
+	static const char *text = "Ayo main di Situs JUDI online, bukan judix atau judibaa.";
+	assert_int_equal(text_analyze(&an, wk, text, strlen(text), &t, &n), 0);
+	size_t k = text_matcher_match(m, wk, out, 8);
+	assert_int_equal(k, 3); /* judi, situs judi online, judibaa (id 100 + 1 + 0 + 0) */
+	assert_int_equal(out[0].id, 1);
+	assert_memory_equal(text + out[0].orig_start, "JUDI", 4);
+	assert_int_equal(out[1].id, 2);
+	assert_int_equal(out[1].orig_end - out[1].orig_start, strlen("Situs JUDI online"));
+	assert_int_equal(out[2].id, 101);
+	assert_memory_equal(text + out[2].orig_start, "judibaa", 7);
+	text_work_free(wk);
+	text_matcher_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,7 +691,10 @@ int main(void)
 		cmocka_unit_test(test_stopwords),  cmocka_unit_test(test_stem),
 		cmocka_unit_test(test_stem_hunspell), cmocka_unit_test(test_analyze_offsets),
 		cmocka_unit_test(test_match),	   cmocka_unit_test(test_simhash),
-		cmocka_unit_test(test_adversarial),
+		cmocka_unit_test(test_adversarial), cmocka_unit_test(test_norm_runs),
+		cmocka_unit_test(test_token_edges), cmocka_unit_test(test_work_cache_config),
+		cmocka_unit_test(test_work_cache_eviction), cmocka_unit_test(test_lexicon_many),
+		cmocka_unit_test(test_match_many),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,9 +9,10 @@
  * analyzer serves all threads.
  *
  * struct text_work is a per-thread workspace holding the buffers that the
- * terms point into, plus a small stem cache. Reusing it makes analysis
- * allocation-free once it has grown to the largest input seen. It must not be
- * used by two threads at once.
+ * terms point into, plus a cache of word analyses (64 KiB, growing to 2 MiB
+ * in a long-lived workspace). Reusing it makes analysis allocation-free once
+ * it has grown to the largest input seen. It must not be used by two threads
+ * at once.
  */
 #ifndef TEXT_ANALYZE_H
 #define TEXT_ANALYZE_H
