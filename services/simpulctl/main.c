@@ -11,6 +11,7 @@
 #include <slog/slog.h>
 
 #include "cmd_moderation.h"
+#include "cmd_report.h"
 #include "cmd_search.h"
 #include "cmd_topics.h"
 #include "simpulctl.h"
@@ -34,6 +35,8 @@ static const char usage[] =
 	"  moderation train FILE | eval FILE [--lists C:PATH] | thresholds PREFIX REVIEW REJECT\n"
 	"                                  classifier training, evaluation, thresholds\n"
 	"  search reindex [--lexicon PATH] rebuild the search index aside, switch atomically\n"
+	"  regions context DIR             population/area (wilayah_penduduk.csv, wilayah_luas.csv)\n"
+	"  report republish                re-emit both report topics in full\n"
 	"  help                            this text and the configuration variables\n";
 
 struct group {
@@ -46,17 +49,25 @@ static int run_topics(const struct simpulctl_ctx *ctx, int argc, char **argv)
 	return simpulctl_cmd_topics(ctx->brokers, argc, argv);
 }
 
+static int run_regions(const struct simpulctl_ctx *ctx, int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "context"))
+		return simpulctl_cmd_regions_context(ctx, argc, argv);
+	return simpulctl_cmd_regions(ctx, argc, argv);
+}
+
 static int run_lag(const struct simpulctl_ctx *ctx, int argc, char **argv)
 {
 	return simpulctl_cmd_lag(ctx->brokers, argc, argv);
 }
 
 static const struct group groups[] = {
-	{"migrate", simpulctl_cmd_migrate}, {"regions", simpulctl_cmd_regions},
+	{"migrate", simpulctl_cmd_migrate}, {"regions", run_regions},
 	{"users", simpulctl_cmd_users},	    {"kims", simpulctl_cmd_kims},
 	{"tokens", simpulctl_cmd_tokens},   {"topics", run_topics},
 	{"lag", run_lag},		    {"moderation", simpulctl_cmd_moderation},
 	{"search", simpulctl_cmd_search},
+	{"report", simpulctl_cmd_report},
 };
 
 int main(int argc, char **argv)
