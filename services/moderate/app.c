@@ -1,8 +1,8 @@
 /*
  * services/moderate/app.c - assembles the service: migrations, the shared
  * state and its reloader, Redis, auth, a PostgreSQL pool for HTTP, the
- * outbox relay, the consumer threads and the HTTP server; and stops them
- * in reverse order.
+ * outbox relay (libs/outbox over simpul.moderation_outbox), the consumer
+ * threads and the HTTP server; and stops them in reverse order.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,88 +12,24 @@
 #include "db/db.h"
 #include "mod_app.h"
 #include "mod_store.h"
+#include "db/pool.h"
+#include "outbox/outbox.h"
 #include "schema/schema.h"
 #include "slog/slog.h"
 #include "util/err.h"
 
-struct mod_dbpool {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int n, nfree;
-	struct db_conn **all, **free_list;
-};
-
-static void pool_free(struct mod_dbpool *p)
-{
-	if (!p)
-		return;
-	for (int i = 0; i < p->n; i++)
-		db_conn_free(p->all[i]);
-	free(p->all);
-	free(p->free_list);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
-	free(p);
-}
-
-static struct mod_dbpool *pool_new(const char *url, int n, char *err, size_t errlen)
-{
-	struct db_conn_opts o = {.application_name = "simpul-moderate-http",
-				 .statement_timeout_ms = 10000,
-				 .allow_down = true};
-	struct mod_dbpool *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return NULL;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	p->all = calloc((size_t)n, sizeof(*p->all));
-	p->free_list = calloc((size_t)n, sizeof(*p->free_list));
-	for (int i = 0; p->all && p->free_list && i < n; i++) {
-		if (!(p->all[i] = db_conn_new_opts(url, &o, err, errlen)))
-			break;
-		p->free_list[p->nfree++] = p->all[i];
-		p->n++;
-	}
-	if (p->n != n) {
-		pool_free(p);
-		return NULL;
-	}
-	return p;
-}
-
-struct db_conn *mod_dbpool_get(struct mod_dbpool *p)
-{
-	struct db_conn *c;
-
-	pthread_mutex_lock(&p->mu);
-	while (p->nfree == 0)
-		pthread_cond_wait(&p->cv, &p->mu);
-	c = p->free_list[--p->nfree];
-	pthread_mutex_unlock(&p->mu);
-	return c;
-}
-
-void mod_dbpool_put(struct mod_dbpool *p, struct db_conn *c)
-{
-	pthread_mutex_lock(&p->mu);
-	p->free_list[p->nfree++] = c;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-}
-
 void mod_pipeline_wake_relay(struct mod_pipeline *p)
 {
-	mod_relay_wake(p->relay);
+	outbox_relay_wake(p->relay);
 }
 
 static bool check_db(void *ud, char *detail, size_t len)
 {
 	struct mod_app *a = ud;
-	struct db_conn *db = mod_dbpool_get(a->pool);
+	struct db_conn *db = db_pool_get(a->pool);
 	bool ok = db_ping(db, detail, len) == 0;
 
-	mod_dbpool_put(a->pool, db);
+	db_pool_put(a->pool, db);
 	return ok;
 }
 
@@ -104,6 +40,25 @@ static bool check_redis(void *ud, char *detail, size_t len)
 
 	snprintf(detail, len, "%s", ok ? "ok" : "down (near-duplicate and flood signals off)");
 	return true; /* degraded, still ready: Redis is never the only copy */
+}
+
+/* Kafka is reported but never makes moderate unready: decisions commit to
+ * the outbox without it and the relay drains the backlog when it returns. */
+static bool check_kafka(void *ud, char *detail, size_t len)
+{
+	struct mod_app *a = ud;
+
+	if (!a->relay) {
+		snprintf(detail, len, "relay disabled");
+		return true;
+	}
+	if (!outbox_relay_ready(a->relay, 500, detail, len)) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "%s", detail);
+		snprintf(detail, len, "%s (non-fatal: outbox backlog grows)", why);
+	}
+	return true;
 }
 
 static int migrate(const struct mod_config *cfg, char *err, size_t errlen)
@@ -132,6 +87,7 @@ static int start_http(struct mod_app *a, char *err, size_t errlen)
 	}
 	a->http = http_server_new(&hc, routes, mod_routes_count, a->reg, err, errlen);
 	if (!a->http || http_server_add_check(a->http, "db", check_db, a) != 0 ||
+	    http_server_add_check(a->http, "kafka", check_kafka, a) != 0 ||
 	    http_server_add_check(a->http, "redis", check_redis, a) != 0)
 		return UTIL_EINVAL;
 	return http_server_start(a->http, err, errlen);
@@ -157,6 +113,28 @@ static int start_pipeline(struct mod_app *a, char *err, size_t errlen)
 	return mod_pipeline_start(p, err, errlen);
 }
 
+/* One leader per table across all moderate processes (advisory lock), so
+ * each item's events reach Kafka in the order they were committed. */
+static int start_relay(struct mod_app *a, char *err, size_t errlen)
+{
+	const struct mod_config *cfg = a->cfg;
+	struct outbox_relay_config oc = {.pg_url = cfg->pg_url,
+					 .brokers = cfg->kafka_brokers,
+					 .table = "simpul.moderation_outbox",
+					 .metrics_prefix = "moderate",
+					 .reg = a->reg,
+					 .client_id = "simpul-moderate-relay",
+					 .retention_ms = cfg->outbox_retention_ms,
+					 .linger_ms = 2};
+
+	a->relay = outbox_relay_new(&oc, err, errlen);
+	if (!a->relay)
+		return UTIL_EINVAL;
+	if (outbox_relay_start(a->relay) != 0)
+		return util_err_set(err, errlen, UTIL_EIO, "cannot start the outbox relay");
+	return 0;
+}
+
 int mod_app_start(struct mod_app **out, const struct mod_config *cfg, char *err, size_t errlen)
 {
 	struct mod_app *a = calloc(1, sizeof(*a));
@@ -176,14 +154,15 @@ int mod_app_start(struct mod_app **out, const struct mod_config *cfg, char *err,
 		return util_err_set(err, errlen, rc, "cannot start the reloader");
 	a->cache = cache_new(cfg->redis_host, (int)cfg->redis_port, 200);
 	a->auth = auth_new(cfg->pg_url, 30000, err, errlen);
-	a->pool = pool_new(cfg->pg_url, (int)cfg->db_pool, err, errlen);
+	a->pool = db_pool_new(cfg->pg_url,
+			      &(struct db_conn_opts){.application_name = "simpul-moderate-http",
+						     .statement_timeout_ms = 10000,
+						     .allow_down = true},
+			      (int)cfg->db_pool, err, errlen);
 	if (!a->reg || !a->cache || !a->auth || !a->pool)
 		return UTIL_EUNAVAIL;
-	if (cfg->relay) {
-		a->relay = mod_relay_new(cfg, a->reg, err, errlen);
-		if (!a->relay || (rc = mod_relay_start(a->relay)) != 0)
-			return a->relay ? rc : UTIL_EINVAL;
-	}
+	if (cfg->relay && (rc = start_relay(a, err, errlen)) != 0)
+		return rc;
 	if ((rc = start_pipeline(a, err, errlen)) != 0)
 		return rc;
 	return start_http(a, err, errlen);
@@ -209,11 +188,10 @@ void mod_app_stop(struct mod_app *a)
 	if (a->pipeline_started)
 		mod_pipeline_stop(&a->pipeline);
 	mod_committer_free(a->committer);
-	if (a->relay)
-		mod_relay_stop(a->relay, a->cfg->shutdown_grace_ms);
+	outbox_relay_stop(a->relay, a->cfg->shutdown_grace_ms);
 	http_server_free(a->http);
-	mod_relay_free(a->relay);
-	pool_free(a->pool);
+	outbox_relay_free(a->relay);
+	db_pool_free(a->pool);
 	auth_free(a->auth);
 	cache_free(a->cache);
 	if (a->state_ready)

@@ -11,7 +11,7 @@
 #include "http/http.h"
 #include "mod_pipeline.h"
 
-struct mod_dbpool;
+struct db_pool;
 
 struct mod_app {
 	const struct mod_config *cfg;
@@ -20,8 +20,8 @@ struct mod_app {
 	bool state_ready;
 	struct cache *cache;
 	struct auth *auth;
-	struct mod_dbpool *pool;
-	struct mod_relay *relay;
+	struct db_pool *pool;
+	struct outbox_relay *relay; /* NULL when SIMPUL_MODERATE_RELAY=off */
 	struct mod_committer *committer;
 	struct mod_pipeline pipeline;
 	bool pipeline_started;
@@ -29,8 +29,6 @@ struct mod_app {
 };
 
 /* A fixed pool of PostgreSQL connections for HTTP requests (app.c). */
-struct db_conn *mod_dbpool_get(struct mod_dbpool *p);
-void mod_dbpool_put(struct mod_dbpool *p, struct db_conn *c);
 
 /* The result of one human action: HTTP status and JSON body (owned). */
 struct mod_reply {

@@ -1,7 +1,7 @@
 /*
- * services/moderate/mod_pipeline.h - the consumer threads (pipeline.c), the
- * classifier's learning from feedback (learn.c) and the outbox relay
- * (relay.c).
+ * services/moderate/mod_pipeline.h - the consumer threads (pipeline.c) and
+ * the classifier's learning from feedback (learn.c). The outbox relay is
+ * libs/outbox's (outbox/outbox.h), created in app.c.
  */
 #ifndef MODERATE_MOD_PIPELINE_H
 #define MODERATE_MOD_PIPELINE_H
@@ -13,14 +13,14 @@
 #include "moderate.h"
 
 struct mod_worker;
-struct mod_relay;
+struct outbox_relay;
 struct mod_committer;
 
 struct mod_pipeline {
 	const struct mod_config *cfg; /* borrowed */
 	struct mod_state *state;      /* borrowed */
 	struct cache *cache;          /* borrowed; may be NULL */
-	struct mod_relay *relay;      /* borrowed; may be NULL */
+	struct outbox_relay *relay;   /* borrowed; may be NULL */
 	struct mod_committer *committer; /* borrowed; NULL: each consumer commits alone */
 	struct metrics_counter *decisions; /* label decision */
 	struct metrics_counter *learned;
@@ -56,14 +56,5 @@ __attribute__((warn_unused_result)) int mod_learn_store(struct db_conn *db,
 							const struct mod_bayes *delta,
 							const char *learn_key, bool *learned,
 							char *err, size_t errlen);
-
-/* ---- relay (relay.c) ---- */
-struct mod_relay *mod_relay_new(const struct mod_config *cfg, struct metrics_registry *reg,
-				char *err, size_t errlen);
-__attribute__((warn_unused_result)) int mod_relay_start(struct mod_relay *r);
-void mod_relay_wake(struct mod_relay *r);
-/* Drains for up to grace_ms, then stops. */
-void mod_relay_stop(struct mod_relay *r, int64_t grace_ms);
-void mod_relay_free(struct mod_relay *r);
 
 #endif

@@ -9,7 +9,8 @@
  * Redis), picks approve/review/reject from the thresholds (policy.c) and
  * writes item + signals + audit + outbox rows in ONE statement (store.c),
  * group-committed with other consumers' items (committer.c).
- * relay.c publishes the outbox. Human review is HTTP (review.c, routes.c).
+ * libs/outbox's relay (started in app.c) publishes simpul.moderation_outbox.
+ * Human review is HTTP (review.c, routes.c).
  */
 #ifndef MODERATE_MODERATE_H
 #define MODERATE_MODERATE_H

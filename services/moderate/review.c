@@ -17,6 +17,7 @@
 #include "mod_app.h"
 #include "mod_events.h"
 #include "mod_store.h"
+#include "outbox/outbox.h"
 #include "util/err.h"
 
 static void fail(struct mod_reply *out, int status, const char *code, const char *msg)
@@ -298,7 +299,7 @@ void mod_review_decide(struct mod_app *a, struct db_conn *db, const struct auth_
 			fail_db(out, rc, err);
 		} else {
 			out->status = 200;
-			mod_relay_wake(a->relay);
+			outbox_relay_wake(a->relay);
 		}
 	}
 	if (out->status != 200)
@@ -439,7 +440,7 @@ void mod_review_appeal(struct mod_app *a, struct db_conn *db, const struct auth_
 			out->body = json_pack("{s:s,s:s,s:s,s:b}", "id", item_id, "state", "review",
 					      "appeal_state", "pending", "escalated",
 					      by && util_uuid_valid(by));
-			mod_relay_wake(a->relay);
+			outbox_relay_wake(a->relay);
 		} else {
 			fail_db(out, rc, err);
 		}

@@ -4,6 +4,7 @@
  * KIM verification, appeal, audit log, reload. Moderators see only their
  * region subtree (403 outside it); admins see everything.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,10 @@
 #include <libpq-fe.h>
 
 #include "db/db.h"
+#include "db/pool.h"
 #include "mod_app.h"
 #include "mod_events.h"
+#include "text/utf8.h"
 #include "util/err.h"
 
 #define BULK_MAX 500
@@ -96,12 +99,12 @@ static json_t *rows_json(PGresult *res)
 static void reply_query(struct mod_app *a, struct http_request *req, const char *key,
 			const char *sql, int n, const char *const *v)
 {
-	struct db_conn *db = mod_dbpool_get(a->pool);
+	struct db_conn *db = db_pool_get(a->pool);
 	PGresult *res = NULL;
 	char err[256];
 	int rc = db_exec(db, sql, n, v, NULL, &res, err, sizeof(err));
 
-	mod_dbpool_put(a->pool, db);
+	db_pool_put(a->pool, db);
 	if (rc == UTIL_EUNAVAIL)
 		http_reply_error(req, 503, "unavailable", "database unavailable", NULL);
 	else if (rc != 0)
@@ -127,33 +130,67 @@ static bool filter_region(struct http_request *req, const struct auth_principal 
 	return true;
 }
 
-static const char *limit_of(struct http_request *req, char *buf, size_t len)
+/*
+ * An optional integer query argument within [min, max] (def when absent),
+ * printed into buf; replies 422 with the field and returns false otherwise.
+ * "abc", "5x", "" or an out-of-range value is refused, never clamped.
+ */
+static bool int_arg(struct http_request *req, const char *name, long min, long max, long def,
+		    char *buf, size_t len)
 {
-	const char *l = http_request_query(req, "limit");
-	long n = l ? strtol(l, NULL, 10) : 50;
+	const char *s = http_request_query(req, name);
+	char *end = NULL, msg[96];
+	long n = def;
 
-	snprintf(buf, len, "%ld", n < 1 ? 1 : n > 500 ? 500 : n);
-	return buf;
+	if (s) {
+		errno = 0;
+		n = strtol(s, &end, 10);
+		if (!*s || *end || errno || n < min || n > max) {
+			snprintf(msg, sizeof(msg), "%s: an integer from %ld to %ld", name, min, max);
+			http_reply_error(req, 422, "invalid_field", msg, name);
+			return false;
+		}
+	}
+	snprintf(buf, len, "%ld", n);
+	return true;
+}
+
+/* Free-text filters go into SQL as text: invalid UTF-8 is the caller's 422. */
+static bool text_args_ok(struct http_request *req, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *v = http_request_query(req, names[i]);
+
+		if (v && !text_utf8_valid(v, strlen(v))) {
+			http_reply_error(req, 422, "invalid_field", "not valid UTF-8", names[i]);
+			return false;
+		}
+	}
+	return true;
 }
 
 static void h_queue(struct http_request *req, void *ud)
 {
 	struct mod_app *a = ud;
 	struct auth_principal p;
+	static const char *const texts[] = {"type", "signal", "kind"};
 	const char *region;
-	char lim[16];
+	char lim[24], age[24];
 
-	if (!principal(a, req, &p, true) || !filter_region(req, &p, &region))
+	if (!principal(a, req, &p, true) || !filter_region(req, &p, &region) ||
+	    !int_arg(req, "limit", 1, 500, 50, lim, sizeof(lim)) ||
+	    !int_arg(req, "min_age_s", 0, 100L * 366 * 86400, 0, age, sizeof(age)) ||
+	    !text_args_ok(req, texts, 3))
 		return;
 	{
 		const char *v[8] = {p.region_prefix,
 				    region,
 				    http_request_query(req, "type"),
 				    http_request_query(req, "signal"),
-				    http_request_query(req, "min_age_s"),
+				    http_request_query(req, "min_age_s") ? age : NULL,
 				    http_request_query(req, "kind"),
 				    p.user_id,
-				    limit_of(req, lim, sizeof(lim))};
+				    lim};
 
 		reply_query(a, req, "items",
 			    "SELECT item_id AS id, version, kind, region_code, content_type AS type, "
@@ -178,13 +215,12 @@ static void h_counts(struct http_request *req, void *ud)
 	static const char *const widths[] = {"2", "2", "5", "8", "13"};
 	struct mod_app *a = ud;
 	struct auth_principal p;
-	const char *d = http_request_query(req, "depth");
-	int depth = d ? atoi(d) : 2;
+	char d[24];
 
-	if (!principal(a, req, &p, true))
+	if (!principal(a, req, &p, true) || !int_arg(req, "depth", 1, 4, 2, d, sizeof(d)))
 		return;
 	{
-		const char *v[2] = {p.region_prefix, widths[depth >= 1 && depth <= 4 ? depth : 2]};
+		const char *v[2] = {p.region_prefix, widths[d[0] - '0']};
 
 		reply_query(a, req, "regions",
 			    "SELECT left(region_code, $2::int) AS region, count(*) AS pending, "
@@ -199,10 +235,12 @@ static void h_audit(struct http_request *req, void *ud)
 {
 	struct mod_app *a = ud;
 	struct auth_principal p;
+	static const char *const texts[] = {"moderator"};
 	const char *region, *item = http_request_query(req, "item");
-	char lim[16];
+	char lim[24];
 
-	if (!principal(a, req, &p, true) || !filter_region(req, &p, &region))
+	if (!principal(a, req, &p, true) || !filter_region(req, &p, &region) ||
+	    !int_arg(req, "limit", 1, 500, 50, lim, sizeof(lim)) || !text_args_ok(req, texts, 1))
 		return;
 	if (item && !util_uuid_valid(item)) {
 		http_reply_error(req, 422, "invalid_field", "item: a uuid", "item");
@@ -210,7 +248,7 @@ static void h_audit(struct http_request *req, void *ud)
 	}
 	{
 		const char *v[5] = {p.region_prefix, item, http_request_query(req, "moderator"),
-				    region, limit_of(req, lim, sizeof(lim))};
+				    region, lim};
 
 		reply_query(a, req, "entries",
 			    "SELECT id, item_id, version, kind, action, actor, region_code, score, "
@@ -241,7 +279,7 @@ static void h_item(struct http_request *req, void *ud)
 		http_reply_error(req, 404, "not_found", "no such item", NULL);
 		return;
 	}
-	db = mod_dbpool_get(a->pool);
+	db = db_pool_get(a->pool);
 	rc = db_exec(db,
 		     "SELECT i.item_id AS id, i.version, i.kind, i.region_code, i.state, "
 		     "i.auto_decision, i.score, i.title, i.claimed_by, i.claim_expires_at, "
@@ -251,7 +289,7 @@ static void h_item(struct http_request *req, void *ud)
 		     "s.item_id = i.item_id AND s.version = i.version) AS signals FROM "
 		     "simpul.moderation_items i WHERE i.item_id = $1::uuid ORDER BY version DESC",
 		     1, v, NULL, &res, err, sizeof(err));
-	mod_dbpool_put(a->pool, db);
+	db_pool_put(a->pool, db);
 	if (rc != 0)
 		http_reply_error(req, rc == UTIL_EUNAVAIL ? 503 : 500,
 				 rc == UTIL_EUNAVAIL ? "unavailable" : "internal", err, NULL);
@@ -287,9 +325,9 @@ static void h_claim_common(struct http_request *req, void *ud, bool release)
 
 	if (!principal(a, req, &p, true))
 		return;
-	db = mod_dbpool_get(a->pool);
+	db = db_pool_get(a->pool);
 	mod_review_claim(a, db, &p, http_request_param(req, "id"), release, &r);
-	mod_dbpool_put(a->pool, db);
+	db_pool_put(a->pool, db);
 	send_reply(req, &r);
 }
 
@@ -349,9 +387,9 @@ static void h_decide(struct http_request *req, void *ud)
 	if (!principal(a, req, &p, true) || !(j = body_json(req)))
 		return;
 	if (parse_decision(req, j, NULL, &d, &reason, &note)) {
-		db = mod_dbpool_get(a->pool);
+		db = db_pool_get(a->pool);
 		mod_review_decide(a, db, &p, http_request_param(req, "id"), d, reason, note, &r);
-		mod_dbpool_put(a->pool, db);
+		db_pool_put(a->pool, db);
 		send_reply(req, &r);
 	}
 	json_decref(j);
@@ -376,6 +414,16 @@ static void h_bulk(struct http_request *req, void *ud)
 		http_reply_error(req, 422, "invalid_field", "ids/items: 1..500 entries", "items");
 		goto out;
 	}
+	/* Every entry is checked before the first is decided: a bad entry late in
+	 * the list must not leave the earlier ones decided behind a 422. */
+	json_array_foreach(list, i, e) {
+		json_t *o = json_is_object(e) ? e : NULL;
+		enum mod_decision d;
+		const char *reason, *note;
+
+		if (!parse_decision(req, o ? o : j, o ? j : NULL, &d, &reason, &note))
+			goto out; /* replied 422 */
+	}
 	json_array_foreach(list, i, e) {
 		json_t *o = json_is_object(e) ? e : NULL;
 		const char *id = o ? json_string_value(json_object_get(o, "id")) : json_string_value(e);
@@ -385,9 +433,9 @@ static void h_bulk(struct http_request *req, void *ud)
 
 		if (!parse_decision(req, o ? o : j, o ? j : NULL, &d, &reason, &note))
 			goto out; /* replied 422 */
-		db = mod_dbpool_get(a->pool);
+		db = db_pool_get(a->pool);
 		mod_review_decide(a, db, &p, id ? id : "", d, reason, note, &r);
-		mod_dbpool_put(a->pool, db);
+		db_pool_put(a->pool, db);
 		ok += r.status == 200;
 		json_array_append_new(results,
 				      json_pack("{s:s,s:i,s:s?}", "id", id ? id : "", "status",
@@ -417,9 +465,9 @@ static void h_appeal(struct http_request *req, void *ud)
 	if (note && strlen(note) > NOTE_MAX) {
 		http_reply_error(req, 422, "too_long", "note: at most 2000 bytes", "note");
 	} else {
-		db = mod_dbpool_get(a->pool);
+		db = db_pool_get(a->pool);
 		mod_review_appeal(a, db, &p, http_request_param(req, "id"), note, &r);
-		mod_dbpool_put(a->pool, db);
+		db_pool_put(a->pool, db);
 		send_reply(req, &r);
 	}
 	json_decref(j);

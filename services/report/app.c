@@ -13,86 +13,20 @@
 #include "db/db.h"
 #include "http/http.h"
 #include "metrics/metrics.h"
+#include "db/pool.h"
 #include "report.h"
 #include "schema/schema.h"
 #include "slog/slog.h"
 #include "util/err.h"
 
-struct report_dbpool {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int n, nfree;
-	struct db_conn **all, **free_list;
-};
-
-struct report_dbpool *report_dbpool_new(const char *url, int n, char *err, size_t errlen)
-{
-	struct db_conn_opts opts = {.application_name = "simpul-report",
-				    .statement_timeout_ms = 30000,
-				    .allow_down = true};
-	struct report_dbpool *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return NULL;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	p->all = calloc((size_t)n, sizeof(*p->all));
-	p->free_list = calloc((size_t)n, sizeof(*p->free_list));
-	if (!p->all || !p->free_list)
-		goto fail;
-	for (int i = 0; i < n; i++) {
-		p->all[i] = db_conn_new_opts(url, &opts, err, errlen);
-		if (!p->all[i])
-			goto fail;
-		p->n++;
-		p->free_list[p->nfree++] = p->all[i];
-	}
-	return p;
-fail:
-	report_dbpool_free(p);
-	return NULL;
-}
-
-void report_dbpool_free(struct report_dbpool *p)
-{
-	if (!p)
-		return;
-	for (int i = 0; i < p->n; i++)
-		db_conn_free(p->all[i]);
-	free(p->all);
-	free(p->free_list);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
-	free(p);
-}
-
-struct db_conn *report_dbpool_get(struct report_dbpool *p)
-{
-	struct db_conn *c;
-
-	pthread_mutex_lock(&p->mu);
-	while (p->nfree == 0)
-		pthread_cond_wait(&p->cv, &p->mu);
-	c = p->free_list[--p->nfree];
-	pthread_mutex_unlock(&p->mu);
-	return c;
-}
-
-void report_dbpool_put(struct report_dbpool *p, struct db_conn *c)
-{
-	pthread_mutex_lock(&p->mu);
-	p->free_list[p->nfree++] = c;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-}
 
 static bool check_db(void *ud, char *detail, size_t len)
 {
 	struct report_app *app = ud;
-	struct db_conn *c = report_dbpool_get(app->pool);
+	struct db_conn *c = db_pool_get(app->pool);
 	int rc = db_ping(c, detail, len);
 
-	report_dbpool_put(app->pool, c);
+	db_pool_put(app->pool, c);
 	if (rc == 0)
 		snprintf(detail, len, "ok");
 	return rc == 0;
@@ -159,7 +93,11 @@ int report_app_start(struct report_app *app, const struct report_config *cfg, ch
 						"Dashboard reads computed from PostgreSQL.", NULL);
 	if (cfg->migrate && (rc = migrate(cfg, err, errlen)) != 0)
 		return rc;
-	app->pool = report_dbpool_new(cfg->pg_url, (int)cfg->db_readers, err, errlen);
+	app->pool = db_pool_new(cfg->pg_url,
+				&(struct db_conn_opts){.application_name = "simpul-report",
+						       .statement_timeout_ms = 30000,
+						       .allow_down = true},
+				(int)cfg->db_readers, err, errlen);
 	app->auth = app->pool ? auth_new(cfg->pg_url, cfg->auth_cache_ms, err, errlen) : NULL;
 	app->cache = cache_new(cfg->redis_host, (int)cfg->redis_port, 200);
 	app->rebuild = report_rebuild_new(cfg);
@@ -197,7 +135,7 @@ void report_app_stop(struct report_app *app)
 	http_server_free(app->http);
 	cache_free(app->cache);
 	auth_free(app->auth);
-	report_dbpool_free(app->pool);
+	db_pool_free(app->pool);
 	metrics_registry_free(app->reg);
 	pthread_mutex_destroy(&app->mu);
 	memset(app, 0, sizeof(*app));

@@ -229,17 +229,13 @@ void report_rebuild_free(struct report_rebuild *rb);
 
 /* ---- the application (app.c, routes.c) ---- */
 
-struct report_dbpool;
+struct db_pool;
 
-struct report_dbpool *report_dbpool_new(const char *url, int n, char *err, size_t errlen);
-void report_dbpool_free(struct report_dbpool *p);
-struct db_conn *report_dbpool_get(struct report_dbpool *p);
-void report_dbpool_put(struct report_dbpool *p, struct db_conn *c);
 
 struct report_app {
 	const struct report_config *cfg;
 	struct metrics_registry *reg;
-	struct report_dbpool *pool;
+	struct db_pool *pool;
 	struct auth *auth;
 	struct cache *cache;
 	struct report_consumer *consumers[REPORT_MAX_CONSUMERS];

@@ -16,6 +16,7 @@
 #include "db/db.h"
 #include "http/http.h"
 #include "metrics/metrics.h"
+#include "db/pool.h"
 #include "report.h"
 #include "slog/slog.h"
 #include "util/err.h"
@@ -122,9 +123,9 @@ static void dashboard(struct http_request *req, void *ud)
 	}
 	util_buf_release(&cached);
 	metrics_counter_inc(app->cache_misses, NULL);
-	c = report_dbpool_get(app->pool);
+	c = db_pool_get(app->pool);
 	rc = report_dashboard(c, region, &rg, &j, err, sizeof(err));
-	report_dbpool_put(app->pool, c);
+	db_pool_put(app->pool, c);
 	if (rc) {
 		reply_db_error(req, rc, err);
 		return;
@@ -158,9 +159,9 @@ static void kim_get(struct http_request *req, void *ud)
 		http_reply_error(req, 400, "invalid_field", "id: not a uuid", "id");
 		return;
 	}
-	c = report_dbpool_get(app->pool);
+	c = db_pool_get(app->pool);
 	rc = report_kim_activity(c, id, &j, err, sizeof(err));
-	report_dbpool_put(app->pool, c);
+	db_pool_put(app->pool, c);
 	if (rc) {
 		reply_db_error(req, rc, err);
 		return;
@@ -277,14 +278,14 @@ static void job_post(struct http_request *req, void *ud)
 		http_reply_error(req, 400, "invalid_field", err, NULL);
 		goto out;
 	}
-	c = report_dbpool_get(app->pool);
+	c = db_pool_get(app->pool);
 	rc = db_exec(c,
 		     "INSERT INTO simpul.report_exports (user_id, region_code, format, day_from,"
 		     " day_to) VALUES ($1::uuid, $2, $3, $4::date, $5::date) RETURNING id::text AS id",
 		     5, (const char *const[]){p.user_id, region, f == REPORT_CSV ? "csv" : "ndjson",
 					      rg.from, rg.to},
 		     NULL, &r, err, sizeof(err));
-	report_dbpool_put(app->pool, c);
+	db_pool_put(app->pool, c);
 	if (rc) {
 		reply_db_error(req, rc, err);
 		goto out;
@@ -310,13 +311,13 @@ static bool job_load(struct report_app *app, struct http_request *req,
 		http_reply_error(req, 400, "invalid_field", "id: not a uuid", "id");
 		return false;
 	}
-	c = report_dbpool_get(app->pool);
+	c = db_pool_get(app->pool);
 	rc = db_exec(c,
 		     "SELECT id, user_id::text AS user_id, region_code, format, day_from, day_to,"
 		     " status, path, rows, bytes, error, created_at, finished_at"
 		     " FROM simpul.report_exports WHERE id = $1::uuid",
 		     1, (const char *const[]){id}, NULL, r, err, sizeof(err));
-	report_dbpool_put(app->pool, c);
+	db_pool_put(app->pool, c);
 	if (rc) {
 		reply_db_error(req, rc, err);
 		return false;
@@ -429,9 +430,9 @@ static void republish_post(struct http_request *req, void *ud)
 
 	if (!authorize(app, req, true, &p))
 		return;
-	c = report_dbpool_get(app->pool);
+	c = db_pool_get(app->pool);
 	rc = report_mark_all_dirty(c, &n, err, sizeof(err));
-	report_dbpool_put(app->pool, c);
+	db_pool_put(app->pool, c);
 	if (rc) {
 		reply_db_error(req, rc, err);
 		return;

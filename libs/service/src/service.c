@@ -4,6 +4,7 @@
 #include "service/service.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,12 +20,15 @@ static void usage(const struct service_def *d)
 	d->config_help();
 }
 
-/* Blocks SIGTERM/SIGINT in every thread started later; main sigwaits. */
-static void block_signals(sigset_t *set)
+/* Blocks SIGTERM/SIGINT (and SIGHUP when reloading is supported) in every
+ * thread started later; main sigwaits for them. */
+static void block_signals(sigset_t *set, bool hup)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
+	if (hup)
+		sigaddset(set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -64,7 +68,7 @@ int service_main(const struct service_def *d, int argc, char **argv)
 	rc = configure(d);
 	if (rc)
 		return rc;
-	block_signals(&set);
+	block_signals(&set, d->reload != NULL);
 	if (d->start(d->app, d->cfg, err, sizeof(err)) != 0) {
 		slog_error("start failed", "err=\"%s\"", err);
 		d->stop(d->app);
@@ -72,7 +76,13 @@ int service_main(const struct service_def *d, int argc, char **argv)
 		return 1;
 	}
 	slog_info("listening", "addr=%s port=%d", d->bind(d->cfg), d->port(d->app));
-	sigwait(&set, &sig);
+	for (;;) {
+		sigwait(&set, &sig);
+		if (sig != SIGHUP)
+			break;
+		slog_info("reload requested", "signal=%d", sig);
+		d->reload(d->app);
+	}
 	slog_info("stopping", "signal=%d", sig);
 	d->stop(d->app);
 	slog_info("stopped", NULL);

@@ -47,6 +47,7 @@ static int app_start(void *a, void *c, char *err, size_t len)
 }
 static void app_stop(void *a) { note("stop,"); }
 static int app_port(void *a) { return 1234; }
+static void app_reload(void *a) { note("reload,"); }
 
 static const struct service_def def = {
 	.name = "fake", .summary = "a test service", .config_load = cfg_load,
@@ -55,8 +56,10 @@ static const struct service_def def = {
 	.port = app_port,
 };
 
-/* Runs service_main in a child with argv; the trace comes back on a pipe. */
-static int run(const char *arg, bool send_term, char *trace, size_t len)
+/* Runs service_main(d) in a child with argv (after SIGHUP when hup); the
+ * trace comes back on a pipe. */
+static int run_def(const struct service_def *d, const char *arg, bool send_term, bool hup,
+		   char *trace, size_t len)
 {
 	char *argv[] = {"simpul-fake", (char *)arg, NULL};
 	int fds[2], st;
@@ -72,12 +75,16 @@ static int run(const char *arg, bool send_term, char *trace, size_t len)
 		close(fds[0]);
 		freopen("/dev/null", "w", stdout);
 		freopen("/dev/null", "w", stderr);
-		rc = service_main(&def, arg ? 2 : 1, argv);
+		rc = service_main(d, arg ? 2 : 1, argv);
 		if (write(fds[1], f.trace, strlen(f.trace)) < 0)
 			_exit(99);
 		_exit(rc);
 	}
 	close(fds[1]);
+	if (hup) {
+		usleep(200000);
+		kill(pid, SIGHUP);
+	}
 	if (send_term) {
 		usleep(200000);
 		kill(pid, SIGTERM);
@@ -87,6 +94,11 @@ static int run(const char *arg, bool send_term, char *trace, size_t len)
 	close(fds[0]);
 	waitpid(pid, &st, 0);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int run(const char *arg, bool send_term, char *trace, size_t len)
+{
+	return run_def(&def, arg, send_term, false, trace, len);
 }
 
 #define EXPECT(cond, ...)                                                                          \
@@ -123,6 +135,14 @@ int main(void)
 	f = (struct fake){.level = "debug"};
 	EXPECT((rc = run(NULL, true, t, sizeof(t))) == 0, "SIGTERM exit %d", rc);
 	EXPECT(strcmp(t, "load,log,start,stop,release,") == 0, "SIGTERM trace %s", t);
+
+	/* SIGHUP reloads and keeps running when the service can reload. */
+	struct service_def reloading = def;
+
+	reloading.reload = app_reload;
+	f = (struct fake){.level = "info"};
+	EXPECT((rc = run_def(&reloading, NULL, true, true, t, sizeof(t))) == 0, "reload exit %d", rc);
+	EXPECT(strcmp(t, "load,log,start,reload,stop,release,") == 0, "reload trace %s", t);
 
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);
 	return failures ? 1 : 0;

@@ -4,7 +4,8 @@
  * masked in publication); replay idempotency; dead-lettering; two
  * moderators racing to claim; 403 outside a moderator's scope; single and
  * bulk decisions; appeal; KIM registration verification; thresholds per
- * region re-read without a restart.
+ * region re-read without a restart; the outbox relay (libs/outbox) in
+ * /readyz and /metrics, with every row of the run published.
  * argv[1]: the simpul-moderate binary. Fails loudly without the stack.
  */
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "events/codec.h"
 #include "itest_support.h"
@@ -419,6 +421,49 @@ static void test_thresholds_reload(void **st)
 	PQclear(res);
 }
 
+/* The relay is libs/outbox's: /readyz reports its role (leader or standby:
+ * another moderate process may hold the table's lock) without gating on it,
+ * /metrics carries its series, and some leader published every row. */
+static void test_relay(void **st)
+{
+	struct ts_response r;
+	json_t *root, *kafka;
+	const char *detail;
+	const char *p[1] = {id_clean};
+	PGresult *res = NULL;
+	char err[256];
+
+	(void)st;
+	ts_http(&r, "GET", u("%s", "/readyz"), NULL, NULL, NULL, 0);
+	assert_int_equal(r.status, 200);
+	root = json_loads(r.body, 0, NULL);
+	kafka = json_object_get(json_object_get(root, "checks"), "kafka");
+	assert_true(json_is_true(json_object_get(kafka, "ok")));
+	detail = json_string_value(json_object_get(kafka, "detail"));
+	assert_non_null(detail);
+	assert_true(strstr(detail, "leader") || strstr(detail, "standby"));
+	json_decref(root);
+	ts_response_release(&r);
+	ts_http(&r, "GET", u("%s", "/metrics"), NULL, NULL, NULL, 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "moderate_relay_published_total"));
+	assert_non_null(strstr(r.body, "moderate_relay_failures_total"));
+	assert_non_null(strstr(r.body, "moderate_outbox_backlog"));
+	assert_null(strstr(r.body, "moderate_outbox_published_total"));
+	ts_response_release(&r);
+	for (int i = 0; i < 100; i++) {
+		PQclear(res);
+		res = ts_pg_query(pg, "SELECT count(*) FROM simpul.moderation_outbox WHERE "
+				      "msg_key = $1 AND sent_at IS NULL", 1, p, err, sizeof(err));
+		assert_non_null(res);
+		if (strcmp(PQgetvalue(res, 0, 0), "0") == 0)
+			break;
+		ts_sleep_ms(100);
+	}
+	assert_string_equal(PQgetvalue(res, 0, 0), "0");
+	PQclear(res);
+}
+
 static int setup(void **st)
 {
 	char err[512];
@@ -494,7 +539,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pipeline),	 cmocka_unit_test(test_replay_and_dlq),
 		cmocka_unit_test(test_claim_race_and_scope), cmocka_unit_test(test_decide_and_bulk),
 		cmocka_unit_test(test_appeal),		 cmocka_unit_test(test_registration),
-		cmocka_unit_test(test_thresholds_reload),
+		cmocka_unit_test(test_thresholds_reload), cmocka_unit_test(test_relay),
 	};
 
 	if (argc < 2) {

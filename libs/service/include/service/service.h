@@ -32,13 +32,16 @@ struct service_def {
 	int (*start)(void *app, void *cfg, char *err, size_t errlen);
 	void (*stop)(void *app);        /* graceful; also after a failed start */
 	int (*port)(void *app);
+	/* Optional (may be NULL): called on SIGHUP, e.g. to reload lists. */
+	void (*reload)(void *app);
 };
 
 /*
  * Runs the process: "--help"/"-h" prints the summary and variables (exit 0),
  * any other argument prints them and exits 2. Blocks SIGTERM and SIGINT in
  * every thread (so only main receives them) and ignores SIGPIPE, then waits
- * for one of the signals and stops the service gracefully.
+ * for one of the signals and stops the service gracefully. With a reload
+ * callback, SIGHUP is handled too: it calls reload and keeps running.
  */
 int service_main(const struct service_def *def, int argc, char **argv);
 
