@@ -7,7 +7,7 @@ STACK_PACKAGES=(
 	librdkafka-dev libpq-dev libhiredis-dev libmicrohttpd-dev
 	libprotobuf-c-dev protobuf-c-compiler libjansson-dev libcmocka-dev
 	libssl-dev libcurl4-openssl-dev libhunspell-dev hunspell-id libstemmer-dev
-	postgresql redis-server kcat maven python3-venv curl
+	postgresql redis-server kcat maven python3-venv curl jq
 )
 
 # packages_missing: print the packages of STACK_PACKAGES not installed, one a

@@ -146,7 +146,8 @@ static bool int_arg(struct http_request *req, const char *name, long min, long m
 		errno = 0;
 		n = strtol(s, &end, 10);
 		if (!*s || *end || errno || n < min || n > max) {
-			snprintf(msg, sizeof(msg), "%s: an integer from %ld to %ld", name, min, max);
+			snprintf(msg, sizeof(msg), "%s: an integer from %ld to %ld", name, min,
+				 max);
 			http_reply_error(req, 422, "invalid_field", msg, name);
 			return false;
 		}

@@ -147,6 +147,7 @@ int notify_url_parse(const char *url, bool require_https, bool allow_loopback,
 		     struct notify_url *u, char *err, size_t errlen)
 {
 	const char *a, *end;
+	struct in_addr v4;
 	int rc;
 
 	memset(u, 0, sizeof(*u));
@@ -171,9 +172,14 @@ int notify_url_parse(const char *url, bool require_https, bool allow_loopback,
 	rc = parse_authority(a, (size_t)(end - a), u, err, errlen);
 	if (rc)
 		return rc;
-	if (strcmp(u->host, "localhost") == 0 && !allow_loopback)
+	if ((!strcmp(u->host, "localhost") || !strcmp(u->host, "localhost.")) && !allow_loopback)
 		return util_err_set(err, errlen, UTIL_EDENIED, "loopback target refused");
 	if (is_ip_literal(u->host) && !notify_ip_text_allowed(u->host, allow_loopback))
+		return util_err_set(err, errlen, UTIL_EDENIED, "address '%s' is not public",
+				    u->host);
+	/* The resolver also reads 2130706433, 0x7f000001, 127.1 and 0177.0.0.1 as
+	 * IPv4 (inet_aton forms): judge those literals now, not only at send time. */
+	if (inet_aton(u->host, &v4) && !v4_allowed(ntohl(v4.s_addr), allow_loopback))
 		return util_err_set(err, errlen, UTIL_EDENIED, "address '%s' is not public",
 				    u->host);
 	return 0;

@@ -48,7 +48,7 @@ static int check_chars(const char *q, size_t len, char *err, size_t errlen)
 	if (!text_utf8_valid(q, len))
 		return util_err_set(err, errlen, UTIL_EINVAL, "q is not valid UTF-8");
 	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)q[i] < 0x20 && q[i] != '\t')
+		if (((unsigned char)q[i] < 0x20 && q[i] != '\t') || q[i] == 0x7f)
 			return util_err_set(err, errlen, UTIL_EINVAL,
 					    "q contains control characters");
 	return 0;

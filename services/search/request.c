@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "search.h"
+#include "text/utf8.h"
 #include "util/err.h"
 #include "util/ids.h"
 
@@ -91,7 +92,20 @@ static bool type_valid(const char *t)
 	return false;
 }
 
-/* YYYY-MM-DD or an RFC 3339 time; PostgreSQL checks the calendar. */
+/* A real calendar day (year 1..9999); PostgreSQL would refuse it unnamed. */
+static bool date_valid(const char *s)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y = atoi(s), m = (s[5] - '0') * 10 + (s[6] - '0');
+	int d = (s[8] - '0') * 10 + (s[9] - '0');
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return false;
+	return m != 2 || d < 29 || leap;
+}
+
+/* YYYY-MM-DD or an RFC 3339 time; PostgreSQL checks the time of day. */
 static bool time_shape(const char *s)
 {
 	size_t n = strlen(s);
@@ -101,6 +115,8 @@ static bool time_shape(const char *s)
 	for (size_t i = 0; i < 10; i++)
 		if ((i == 4 || i == 7) ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
 			return false;
+	if (!date_valid(s))
+		return false;
 	for (size_t i = 10; i < n; i++)
 		if (!strchr("0123456789T:.+-Z", s[i]))
 			return false;
@@ -136,7 +152,9 @@ static int parse_filters(struct search_request *r, search_arg_fn get, void *ud,
 		snprintf(r->kim, sizeof(r->kim), "%s", v);
 	}
 	if ((v = get(ud, "tags")) && *v) {
-		n = split_list(v, &r->tags[0][0], SEARCH_MAX_TAGS, sizeof(r->tags[0]));
+		n = text_utf8_valid(v, strlen(v))
+			    ? split_list(v, &r->tags[0][0], SEARCH_MAX_TAGS, sizeof(r->tags[0]))
+			    : -1;
 		if (n < 0)
 			return bad(field, "tags", err, errlen,
 				   "tags must be a comma list of at most 10 tags of 1..64 bytes");
