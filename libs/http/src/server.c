@@ -212,6 +212,40 @@ static size_t discard_allowance(const struct http_request *req)
 	return req->max_body > DISCARD_MIN ? req->max_body : DISCARD_MIN;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * Percent-decoding of paths and query arguments, as libmicrohttpd's own but
+ * leaving "%00" as it is: a decoded NUL would silently cut a path or value
+ * short (routing "/x/abc%00/y" as "/x/abc"), so NUL never reaches routing or
+ * handlers; ids and values holding a literal "%00" then fail validation.
+ */
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *w = s;
+	const char *r = s;
+
+	while (*r) {
+		int hi = r[0] == '%' ? hexval(r[1]) : -1;
+		int lo = hi >= 0 ? hexval(r[2]) : -1;
+
+		if (lo >= 0 && (hi | lo) != 0) {
+			*w++ = (char)(hi << 4 | lo);
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static enum MHD_Result first_call(struct http_server *srv, struct MHD_Connection *conn,
 				  const char *url, const char *method, void **con_cls)
 {
@@ -536,6 +570,10 @@ int http_server_start(struct http_server *srv, char *err, size_t errlen)
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)srv->cfg.conn_timeout_s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, srv,
+		/* The default 32 KiB cannot hold a few hundred query arguments:
+		 * such a request was dropped without an answer. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 		MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 	if (!srv->daemon)
 		return util_err_set(err, errlen, UTIL_EIO, "cannot listen on %s port %d: %s",

@@ -378,6 +378,28 @@ static void routing_and_params(void **state)
 	assert_int_equal(r.len, 0);
 }
 
+/* "%00" never becomes a NUL that cuts a path or value short; a request with
+ * hundreds of query arguments gets an answer instead of hanging. */
+static void nul_escapes_and_many_arguments(void **state)
+{
+	struct fixture *f = *state;
+	struct resp r;
+	char url[8192];
+	size_t n;
+
+	do_req(f->curl, f->port, "GET", "/v1/content/abc%00/x", NULL, NULL, &r);
+	assert_int_equal(r.status, 404);
+	do_req(f->curl, f->port, "GET", "/v1/content/abc?cursor=a%00b", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\"cursor\":\"a%00b\""));
+	n = (size_t)snprintf(url, sizeof(url), "/healthz?");
+	for (int i = 0; i < 500 && n < sizeof(url) - 16; i++)
+		n += (size_t)snprintf(url + n, sizeof(url) - n, "x%d=1&", i);
+	do_req(f->curl, f->port, "GET", url, NULL, NULL, &r);
+	assert_int_equal(r.cc, CURLE_OK);
+	assert_int_equal(r.status, 200);
+}
+
 static void not_found_and_method_not_allowed(void **state)
 {
 	struct fixture *f = *state;
@@ -775,6 +797,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(routing_and_params, setup, teardown),
+		cmocka_unit_test_setup_teardown(nul_escapes_and_many_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(not_found_and_method_not_allowed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(body_too_large, setup, teardown),
