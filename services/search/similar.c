@@ -108,25 +108,50 @@ static int candidate_queries(const char *lexemes, struct util_buf *arr)
 	return rc ? rc : util_buf_append_str(arr, "}");
 }
 
-/* The OR query of the rarest shared stems into q (empty when none is shared). */
-static int rare_query(struct db_conn *c, const char *lexemes, struct util_buf *q, char *err,
-		      size_t errlen)
+/* {"id1","id2",...}: the ids of the near-duplicates, as a uuid[] literal. */
+static int dup_ids(json_t *dups, struct util_buf *arr)
 {
-	struct util_buf arr;
-	const char *vals[1];
+	size_t i;
+	json_t *v;
+	int rc = util_buf_append_str(arr, "{");
+
+	json_array_foreach(dups, i, v) {
+		if (rc == 0)
+			rc = util_buf_printf(arr, "%s%s", i ? "," : "",
+					     json_string_value(json_object_get(v, "id")));
+	}
+	return rc ? rc : util_buf_append_str(arr, "}");
+}
+
+/*
+ * The OR query of the rarest shared stems into q (empty when none is
+ * shared). Near-duplicates do not count as sharing: a word found only in
+ * the item and its copies says nothing about related items.
+ */
+static int rare_query(struct db_conn *c, const char *lexemes, json_t *dups, struct util_buf *q,
+		      char *err, size_t errlen)
+{
+	struct util_buf arr, ids;
+	const char *vals[2];
 	PGresult *res = NULL;
 	int rc;
 
 	util_buf_init(&arr, 0);
+	util_buf_init(&ids, 0);
 	rc = candidate_queries(lexemes, &arr);
+	if (rc == 0)
+		rc = dup_ids(dups, &ids);
 	vals[0] = arr.data;
+	vals[1] = ids.data;
 	if (rc == 0)
 		rc = db_exec(c,
 			     "SELECT l.q FROM pg_catalog.unnest($1::text[]) AS l(q), LATERAL "
 			     "(SELECT count(*) AS df FROM (SELECT 1 FROM simpul.search_docs d "
-			     "WHERE d.tsv @@ l.q::tsquery AND NOT d.withdrawn LIMIT " DF_CAP ") z) f "
+			     "WHERE d.tsv @@ l.q::tsquery AND NOT d.withdrawn "
+			     "AND d.id <> ALL ($2::uuid[]) LIMIT " DF_CAP ") z) f "
 			     "WHERE f.df >= 2 ORDER BY f.df, l.q LIMIT 8",
-			     1, vals, NULL, &res, err, errlen);
+			     2, vals, NULL, &res, err, errlen);
+	util_buf_release(&ids);
 	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
 		rc = util_buf_printf(q, "%s%s", i ? " | " : "", db_value(res, i, "q"));
 	PQclear(res);
@@ -156,7 +181,7 @@ static int related(struct db_conn *c, const char *id, const char *lexemes, int l
 	int rc;
 
 	util_buf_init(&q, 0);
-	rc = rare_query(c, lexemes, &q, err, errlen);
+	rc = rare_query(c, lexemes, dups, &q, err, errlen);
 	if (rc != 0 || q.len == 0) {
 		util_buf_release(&q);
 		return rc;
