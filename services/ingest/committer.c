@@ -602,11 +602,21 @@ static int write_group(struct db_conn *db, enum commit_kind kind, struct commit_
 static void run_kind(struct ingest_committer *c, struct db_conn *db, enum commit_kind kind,
 		     struct commit_item **items, size_t n)
 {
+	bool was_up = db_conn_up(db);
 	int rc;
 
 	if (n == 0)
 		return;
 	rc = write_group(db, kind, items, n);
+	/*
+	 * A connection that looked healthy but had been cut while idle (e.g. a
+	 * PostgreSQL restart) is reset by the next call: send the group once
+	 * more rather than answering 503 while the database is back. Safe even
+	 * when the first outcome is unknown: keys are ON CONFLICT DO NOTHING and
+	 * a duplicate answers with the id that was stored.
+	 */
+	if (rc == UTIL_EUNAVAIL && was_up)
+		rc = write_group(db, kind, items, n);
 	if (rc == UTIL_EUNAVAIL || rc == UTIL_ETIMEOUT || rc == UTIL_ENOMEM) {
 		for (size_t i = 0; i < n; i++)
 			items[i]->outcome = COMMIT_UNAVAILABLE;
