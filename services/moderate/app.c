@@ -61,17 +61,6 @@ static bool check_kafka(void *ud, char *detail, size_t len)
 	return true;
 }
 
-static int migrate(const struct mod_config *cfg, char *err, size_t errlen)
-{
-	struct db_conn *db = db_conn_new(cfg->pg_url, err, errlen);
-	size_t n = 0;
-	const struct db_migration *m = schema_migrations(&n);
-	int rc = db ? db_migrate(db, m, n, err, errlen) : UTIL_EUNAVAIL;
-
-	db_conn_free(db);
-	return rc;
-}
-
 static int start_http(struct mod_app *a, char *err, size_t errlen)
 {
 	struct http_route routes[32];
@@ -145,7 +134,7 @@ int mod_app_start(struct mod_app **out, const struct mod_config *cfg, char *err,
 		return rc;
 	a->cfg = cfg;
 	a->reg = metrics_registry_new();
-	if (cfg->migrate && (rc = migrate(cfg, err, errlen)) != 0)
+	if (cfg->migrate && (rc = schema_apply(cfg->pg_url, err, errlen)) != 0)
 		return rc;
 	if ((rc = mod_state_init(&a->state, cfg, err, errlen)) != 0)
 		return rc;

@@ -184,21 +184,6 @@ static int ticker_start(struct notify_app *app, pthread_t *thr, step_fn fn, cons
 	return 0;
 }
 
-static int migrate(const struct notify_config *cfg, char *err, size_t errlen)
-{
-	struct db_conn *db = db_conn_new(cfg->pg_url, err, errlen);
-	const struct db_migration *list;
-	size_t n;
-	int rc;
-
-	if (!db)
-		return UTIL_EUNAVAIL;
-	list = schema_migrations(&n);
-	rc = db_migrate(db, list, n, err, errlen);
-	db_conn_free(db);
-	return rc;
-}
-
 /* The records go through simpul.outbox; whichever service's relay holds the
  * table's lock publishes them (libs/outbox), this one stands by otherwise. */
 static int relay_start(struct notify_app *app, char *err, size_t errlen)
@@ -246,7 +231,7 @@ int notify_app_start(struct notify_app *app, const struct notify_config *cfg, ch
 	if (!app->reg)
 		return UTIL_ENOMEM;
 	metrics_init(app);
-	if (cfg->migrate && (rc = migrate(cfg, err, errlen)) != 0)
+	if (cfg->migrate && (rc = schema_apply(cfg->pg_url, err, errlen)) != 0)
 		return rc;
 	app->auth = auth_new(cfg->pg_url, cfg->auth_cache_ms, err, errlen);
 	app->pool = app->auth ? db_pool_new(cfg->pg_url, &pool_opts, POOL_SIZE, err, errlen) : NULL;

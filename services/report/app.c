@@ -42,20 +42,6 @@ static bool check_redis(void *ud, char *detail, size_t len)
 	return true;
 }
 
-static int migrate(const struct report_config *cfg, char *err, size_t errlen)
-{
-	size_t n;
-	const struct db_migration *list = schema_migrations(&n);
-	struct db_conn *c = db_conn_new(cfg->pg_url, err, errlen);
-	int rc;
-
-	if (!c)
-		return UTIL_EUNAVAIL;
-	rc = db_migrate(c, list, n, err, errlen);
-	db_conn_free(c);
-	return rc;
-}
-
 static int start_http(struct report_app *app, char *err, size_t errlen)
 {
 	const struct report_config *cfg = app->cfg;
@@ -91,7 +77,7 @@ int report_app_start(struct report_app *app, const struct report_config *cfg, ch
 					      "Dashboard reads served from Redis.", NULL);
 	app->cache_misses = metrics_counter_new(app->reg, "report_cache_misses_total",
 						"Dashboard reads computed from PostgreSQL.", NULL);
-	if (cfg->migrate && (rc = migrate(cfg, err, errlen)) != 0)
+	if (cfg->migrate && (rc = schema_apply(cfg->pg_url, err, errlen)) != 0)
 		return rc;
 	app->pool = db_pool_new(cfg->pg_url,
 				&(struct db_conn_opts){.application_name = "simpul-report",

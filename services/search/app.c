@@ -73,20 +73,6 @@ static bool check_redis(void *ud, char *detail, size_t len)
 	return true;
 }
 
-static int migrate(const struct search_config *cfg, char *err, size_t errlen)
-{
-	size_t n;
-	const struct db_migration *list = schema_migrations(&n);
-	struct db_conn *c = db_conn_new(cfg->pg_url, err, errlen);
-	int rc;
-
-	if (!c)
-		return UTIL_EUNAVAIL;
-	rc = db_migrate(c, list, n, err, errlen);
-	db_conn_free(c);
-	return rc;
-}
-
 static int start_http(struct search_app *app, char *err, size_t errlen)
 {
 	const struct search_config *cfg = app->cfg;
@@ -134,7 +120,7 @@ int search_app_start(struct search_app *app, const struct search_config *cfg, ch
 	if (!app->reg)
 		return util_err_set(err, errlen, UTIL_ENOMEM, "out of memory");
 	search_metrics_init(&app->m, app->reg);
-	if (cfg->migrate && (rc = migrate(cfg, err, errlen)) != 0)
+	if (cfg->migrate && (rc = schema_apply(cfg->pg_url, err, errlen)) != 0)
 		return rc;
 	app->text = search_text_new(cfg->lexicon, err, errlen);
 	if (!app->text)

@@ -17,4 +17,13 @@
  */
 const struct db_migration *schema_migrations(size_t *n);
 
+/*
+ * Opens its own connection to pg_url, applies every pending migration (under
+ * db_migrate's advisory lock, so services starting together do not race)
+ * and closes it. 0; UTIL_EUNAVAIL when PostgreSQL cannot be reached; else
+ * db_migrate's error, with detail in err.
+ */
+__attribute__((warn_unused_result)) int schema_apply(const char *pg_url, char *err,
+						     size_t errlen);
+
 #endif
