@@ -10,6 +10,7 @@
 #include <config/config.h>
 #include <slog/slog.h>
 
+#include "cmd_dlq.h"
 #include "cmd_moderation.h"
 #include "cmd_report.h"
 #include "cmd_search.h"
@@ -32,6 +33,8 @@ static const char usage[] =
 	"  tokens revoke ID                revoke a token by its id\n"
 	"  topics ensure | topics list     Kafka topics (with their .dlq)\n"
 	"  lag [GROUP...]                  consumer lag per group\n"
+	"  dlq list | show TOPIC.dlq [--limit N] | replay TOPIC.dlq [--limit N] [--dry-run]\n"
+	"                                  dead-letter topics (simpulctl dlq help)\n"
 	"  moderation train FILE | eval FILE [--lists C:PATH] | thresholds PREFIX REVIEW REJECT\n"
 	"                                  classifier training, evaluation, thresholds\n"
 	"  search reindex [--lexicon PATH] rebuild the search index aside, switch atomically\n"
@@ -61,13 +64,18 @@ static int run_lag(const struct simpulctl_ctx *ctx, int argc, char **argv)
 	return simpulctl_cmd_lag(ctx->brokers, argc, argv);
 }
 
+static int run_dlq(const struct simpulctl_ctx *ctx, int argc, char **argv)
+{
+	return simpulctl_cmd_dlq(ctx->brokers, argc, argv);
+}
+
 static const struct group groups[] = {
 	{"migrate", simpulctl_cmd_migrate}, {"regions", run_regions},
 	{"users", simpulctl_cmd_users},	    {"kims", simpulctl_cmd_kims},
 	{"tokens", simpulctl_cmd_tokens},   {"topics", run_topics},
 	{"lag", run_lag},		    {"moderation", simpulctl_cmd_moderation},
 	{"search", simpulctl_cmd_search},
-	{"report", simpulctl_cmd_report},
+	{"report", simpulctl_cmd_report},   {"dlq", run_dlq},
 };
 
 int main(int argc, char **argv)
