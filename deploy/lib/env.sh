@@ -16,11 +16,17 @@ export SIMPUL_MODERATE_PORT="${SIMPUL_MODERATE_PORT:-8082}"
 export SIMPUL_SEARCH_PORT="${SIMPUL_SEARCH_PORT:-8083}"
 export SIMPUL_NOTIFY_PORT="${SIMPUL_NOTIFY_PORT:-8084}"
 export SIMPUL_REPORT_PORT="${SIMPUL_REPORT_PORT:-8085}"
+export SIMPUL_CONSOLE_PORT="${SIMPUL_CONSOLE_PORT:-8086}"
 
 # Connection settings derived from the ports.
 export SIMPUL_PG_URL="${SIMPUL_PG_URL:-postgresql://simpul@127.0.0.1:${SIMPUL_PG_PORT}/simpul}"
 export SIMPUL_REDIS_HOST="${SIMPUL_REDIS_HOST:-127.0.0.1}"
 export SIMPUL_KAFKA_BROKERS="${SIMPUL_KAFKA_BROKERS:-127.0.0.1:${SIMPUL_KAFKA_PORT}}"
+
+# The console forwards to the APIs on their (possibly overridden) ports.
+export SIMPUL_CONSOLE_MODERATE_URL="${SIMPUL_CONSOLE_MODERATE_URL:-http://127.0.0.1:${SIMPUL_MODERATE_PORT}}"
+export SIMPUL_CONSOLE_REPORT_URL="${SIMPUL_CONSOLE_REPORT_URL:-http://127.0.0.1:${SIMPUL_REPORT_PORT}}"
+export SIMPUL_CONSOLE_SEARCH_URL="${SIMPUL_CONSOLE_SEARCH_URL:-http://127.0.0.1:${SIMPUL_SEARCH_PORT}}"
 
 # For tests: the stack script itself (fault tests call `$SIMPUL_STACK kafka-stop`)
 # and the shared public data, when it is there.
@@ -48,4 +54,4 @@ STACK_KAFKA_DIR="${STACK_DIR}/kafka"
 STACK_KAFKA_LIB="${SIMPUL_ROOT}/.cache/kafka/lib"
 
 # Services started by `up`, in start order.
-STACK_SERVICES=(ingest moderate search notify report)
+STACK_SERVICES=(ingest moderate search notify report console)

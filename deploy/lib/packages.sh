@@ -8,6 +8,7 @@ STACK_PACKAGES=(
 	libprotobuf-c-dev protobuf-c-compiler libjansson-dev libcmocka-dev
 	libssl-dev libcurl4-openssl-dev libhunspell-dev hunspell-id libstemmer-dev
 	postgresql redis-server kcat maven python3-venv curl jq
+	nodejs chromium
 )
 
 # packages_missing: print the packages of STACK_PACKAGES not installed, one a
@@ -19,6 +20,8 @@ packages_missing() {
 		[[ "$status" == "installed" ]] || printf '%s\n' "$p"
 	done
 	java_ok || printf '%s\n' default-jre-headless
+	# npm ships inside some nodejs builds (NodeSource); Debian's is its own package
+	command -v npm >/dev/null 2>&1 || printf '%s\n' npm
 }
 
 # java_ok: true if `java` on PATH is version 17 or later (Kafka 4 needs it).
