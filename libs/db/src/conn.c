@@ -2,6 +2,7 @@
  * conn.c - the connection: connect, session settings, reconnect after a
  * lost connection (rate-limited), and SQLSTATE to error-code mapping.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,15 +171,23 @@ static PGconn *open_pg(const struct db_conn *c)
 	return PQconnectdbParams(keys, vals, 1);
 }
 
-/* Server notices (e.g. "schema already exists, skipping") go to slog. */
-static void on_notice(void *arg, const char *message)
+/*
+ * Server notices (e.g. "schema already exists, skipping") go to slog. An
+ * error the server sends while no query runs (libpq hands it here) is the
+ * FATAL of a terminating session: noted, so the session is replaced before
+ * its next statement even if the EOF behind it has not arrived yet.
+ */
+static void on_notice(void *arg, const PGresult *res)
 {
+	struct db_conn *c = arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 	char msg[512], q[600];
 
-	(void)arg;
+	if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+		c->fatal_seen = true;
 	if (!slog_enabled(SLOG_DEBUG))
 		return;
-	copy_trim(msg, sizeof msg, message);
+	copy_trim(msg, sizeof msg, PQresultErrorMessage(res));
 	slog_debug("postgresql notice", "text=%s", slog_quote(q, sizeof q, msg));
 }
 
@@ -190,10 +199,11 @@ static int reconnect(struct db_conn *c, char *err, size_t errlen)
 	int rc;
 
 	c->last_attempt_us = util_mono_us();
+	c->fatal_seen = false;
 	if (first) {
 		c->pg = open_pg(c);
 		if (c->pg)
-			PQsetNoticeProcessor(c->pg, on_notice, NULL);
+			PQsetNoticeReceiver(c->pg, on_notice, c);
 	} else {
 		PQreset(c->pg);
 	}
@@ -222,23 +232,55 @@ static int reconnect(struct db_conn *c, char *err, size_t errlen)
 	return UTIL_OK;
 }
 
+/*
+ * True if the server has closed an idle session: its socket is readable
+ * while no query is in flight, and reading it ends in EOF (a PostgreSQL
+ * restart or pg_terminate_backend sends a FATAL message and closes), or
+ * that FATAL alone has arrived (on_notice). Polls with no wait; other
+ * asynchronous notices read on the way are processed as usual. A peer that vanished without closing is only found by the next
+ * statement, as before.
+ */
+static bool closed_by_server(struct db_conn *c)
+{
+	struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+
+	if (p.fd < 0)
+		return true;
+	/* A read that returns data (the FATAL message) does not look further:
+	 * the EOF behind it shows on the next one. Bounded: an idle session
+	 * receives at most a few notices. */
+	for (int i = 0; i < 8 && !c->fatal_seen && poll(&p, 1, 0) > 0; i++) {
+		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK)
+			return true;
+	}
+	return c->fatal_seen;
+}
+
 int db__ensure(struct db_conn *c, char *err, size_t errlen)
 {
+	bool was_up;
+
 	db__clear_last(c);
 	if (c->in_copy)
 		return util_err_set(err, errlen, UTIL_EINTERNAL, "db: a copy is in progress");
 	if (c->tx_lost)
 		return util_err_set(err, errlen, UTIL_EUNAVAIL,
 				    "postgresql connection lost inside a transaction; roll back");
-	if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
+	if (c->pg && PQstatus(c->pg) == CONNECTION_OK && !closed_by_server(c))
 		return UTIL_OK;
-	atomic_store(&c->up, false);
+	was_up = atomic_exchange(&c->up, false);
+	if (was_up)
+		slog_warn("postgresql connection closed by the server", "in_tx=%d",
+			  c->in_tx ? 1 : 0);
 	if (c->in_tx) {
 		c->tx_lost = true;
 		return util_err_set(err, errlen, UTIL_EUNAVAIL,
 				    "postgresql connection lost inside a transaction; roll back");
 	}
-	if (c->last_attempt_us &&
+	/* The first attempt after a working session died is immediate (a pool
+	 * connection cut by a server restart is replaced before its statement,
+	 * not answered with an error); attempts while down are rate-limited. */
+	if (!was_up && c->last_attempt_us &&
 	    util_mono_us() - c->last_attempt_us < (int64_t)DB_RECONNECT_MIN_MS * 1000)
 		return util_err_set(err, errlen, UTIL_EUNAVAIL,
 				    "postgresql unavailable (next reconnect attempt pending)");

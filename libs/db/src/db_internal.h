@@ -30,6 +30,7 @@ struct db_conn {
 	bool in_tx;        /* between db_begin and db_commit/db_rollback */
 	bool tx_lost;      /* the connection died inside that transaction */
 	bool in_copy;      /* between db_copy_begin and db_copy_end */
+	bool fatal_seen;   /* the server sent FATAL/PANIC outside a query: it is closing */
 	int64_t last_attempt_us; /* monotonic time of the last (re)connect */
 	char sqlstate[6];
 	char constraint[DB_NAME_MAX + 1];

@@ -29,6 +29,11 @@
  * statements lazily; until it succeeds calls return UTIL_EUNAVAIL at once.
  * A session whose settings cannot be applied is closed, never used: calls
  * keep returning UTIL_EUNAVAIL (and retry the connect) meanwhile.
+ * Before each call an idle session is checked without a round trip (one
+ * poll of its socket): if the server closed it (a restart, a terminated
+ * backend), the call reconnects first, at once, and runs on the new
+ * session, so a pooled connection cut while idle costs no error. Inside a
+ * transaction the same discovery means the transaction is lost (below).
  * If the connection was lost inside a transaction (after db_begin), every
  * call except db_rollback returns UTIL_EUNAVAIL until the caller calls
  * db_rollback (which then returns 0): statements meant for the lost
