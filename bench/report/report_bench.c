@@ -5,11 +5,16 @@
  * events (a random past day, desa spread over 5 provinces) and measures
  *   - events aggregated per second (first produce to the group's commit of
  *     everything),
- *   - freshness: produce of the last event to the national region-daily
- *     record that counts it, on kim.report.region-daily.v1,
- *   - a streamed CSV export of every cell of that day (rows/s, peak RSS).
+ *   - freshness after the burst: produce of the last event to the national
+ *     region-daily record that counts it, on kim.report.region-daily.v1
+ *     (includes draining the backlog),
+ *   - freshness at a steady rate (RATE events/s for 15 s on another day,
+ *     below capacity): for every 100 ms tick, from producing its events to
+ *     the first national record counting them; p50/p99/max over the ticks.
+ * The service's settings come from the environment (e.g.
+ * SIMPUL_REPORT_BATCH_MAX=1 for the one-event-per-transaction baseline).
  *
- * usage: report_bench SIMPUL_REPORT_BIN [N_EVENTS]
+ * usage: report_bench SIMPUL_REPORT_BIN [N_EVENTS] [RATE]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +67,103 @@ static int produce(struct kafka_producer *p, const char *day, int64_t day_ms, lo
 	return kafka_producer_flush(p, 60000);
 }
 
+/* National submitted count of day in a region-daily record, -1 if another key. */
+static long national_count(const struct ts_kmsg *k, const char *key)
+{
+	Simpul__V1__RegionDaily *d;
+	long n;
+
+	if (strcmp(k->key, key))
+		return -1;
+	d = (Simpul__V1__RegionDaily *)events_unpack(&simpul__v1__region_daily__descriptor,
+						     k->value, k->value_len, 0, NULL, 0);
+	n = d && d->total ? (long)d->total->submitted : -1;
+	if (d)
+		protobuf_c_message_free_unpacked(&d->base, NULL);
+	return n;
+}
+
+#define TICKS 150 /* 15 s of 100 ms */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct ticks {
+	int64_t at[TICKS], fresh[TICKS];
+	long cum[TICKS];
+	int n;          /* ticks produced so far */
+	int nfresh;
+	size_t seen;    /* reader messages looked at */
+};
+
+/* Polls the reader once; every produced tick now counted by a national
+ * record of key becomes fresh (receipt time - produce time). */
+static void scan(struct ts_reader *rd, const char *key, struct ticks *tk, int ms)
+{
+	const struct ts_kmsg *msgs;
+	size_t nmsgs;
+	int64_t now;
+
+	ts_reader_poll(rd, ms);
+	now = ts_now_ms();
+	msgs = ts_reader_msgs(rd, &nmsgs);
+	for (; tk->seen < nmsgs; tk->seen++) {
+		long c = national_count(&msgs[tk->seen], key);
+
+		for (int t = 0; t < tk->n && c >= 0; t++)
+			if (tk->fresh[t] < 0 && tk->cum[t] <= c) {
+				tk->fresh[t] = now - tk->at[t];
+				tk->nfresh++;
+			}
+	}
+}
+
+/*
+ * Steady rate: every 100 ms produce rate/10 events on day (a fresh one) and
+ * note (cumulative count, time acknowledged); a tick is fresh once a
+ * national record counts its total. Prints p50/p99/max; 0 or -1.
+ */
+static int steady(struct kafka_producer *p, struct ts_reader *rd, const char *day,
+		  int64_t day_ms, long rate)
+{
+	static struct ticks tk;
+	long per = rate / 10 > 0 ? rate / 10 : 1, total = 0;
+	char key[32];
+	int64_t end;
+
+	memset(&tk, 0, sizeof(tk));
+	snprintf(key, sizeof(key), "ID@%s", day);
+	for (int t = 0; t < TICKS; t++) {
+		int64_t tick_end = ts_now_ms() + 100;
+
+		if (produce(p, day, day_ms, per) != 0)
+			return -1;
+		total += per;
+		tk.cum[t] = total;
+		tk.at[t] = ts_now_ms();
+		tk.fresh[t] = -1;
+		tk.n = t + 1;
+		while (ts_now_ms() < tick_end)
+			scan(rd, key, &tk, 10);
+	}
+	end = ts_now_ms() + 60000;
+	while (tk.nfresh < TICKS && ts_now_ms() < end)
+		scan(rd, key, &tk, 20);
+	if (tk.nfresh < TICKS) {
+		fprintf(stderr, "steady: only %d of %d ticks reached the topic\n", tk.nfresh, TICKS);
+		return -1;
+	}
+	qsort(tk.fresh, TICKS, sizeof(tk.fresh[0]), cmp_i64);
+	printf("steady_rate=%ld/s for %d s: freshness_ms p50=%lld p99=%lld max=%lld\n", rate,
+	       TICKS / 10, (long long)tk.fresh[TICKS / 2], (long long)tk.fresh[TICKS * 99 / 100],
+	       (long long)tk.fresh[TICKS - 1]);
+	return 0;
+}
+
 /* Waits for the national record of day counting n; returns ms or -1. */
 static int64_t wait_topic(struct ts_reader *rd, const char *day, long n, int64_t t0)
 {
@@ -98,7 +200,9 @@ int main(int argc, char **argv)
 	char group[64], group_env[96], err[512], day[11];
 	const char *extra[] = {"SIMPUL_REPORT_OFFSET_RESET=latest", group_env,
 			       "SIMPUL_REPORT_FLUSH_MS=1000", NULL};
-	long n = argc > 2 ? atol(argv[2]) : 20000;
+	long n = argc > 2 ? atol(argv[2]) : 20000, rate = argc > 3 ? atol(argv[3]) : 1000;
+	char day2[11];
+	struct tm tm2;
 	struct ts_env env;
 	struct rs_service svc = {0};
 	struct rs_lag base = {0};
@@ -113,11 +217,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	srand((unsigned)(util_now_ms() ^ getpid()));
-	tm.tm_year = 60 + rand() % 30;
+	tm.tm_year = 100 + rand() % 20; /* after 1970: submitted_at_ms > 0 */
 	tm.tm_mon = rand() % 12;
 	tm.tm_mday = 1 + rand() % 28;
 	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 	tm.tm_hour = 1;
+	tm2 = tm;
+	tm2.tm_year = tm.tm_year < 110 ? tm.tm_year + 10 : tm.tm_year - 10;
+	strftime(day2, sizeof(day2), "%Y-%m-%d", &tm2);
 	snprintf(group, sizeof(group), "report-bench-%lld", (long long)util_now_ms());
 	snprintf(group_env, sizeof(group_env), "SIMPUL_REPORT_GROUP=%s", group);
 	if (rs_start(&svc, argv[1], &env, extra, err, sizeof(err)) != 0 ||
@@ -143,7 +250,8 @@ int main(int argc, char **argv)
 	printf("events=%ld produce_s=%.1f aggregate_events_per_s=%.0f"
 	       " last_event_to_report_topic_ms=%lld (includes the backlog)\n",
 	       n, (t_prod - t0) / 1000.0, n * 1000.0 / (double)(t_done - t0), (long long)fresh);
-	rc = 0;
+	fflush(stdout);
+	rc = rate > 0 ? steady(p, rd, day2, (int64_t)timegm(&tm2) * 1000, rate) : 0;
 out:
 	rs_stop(&svc);
 	free(base.p);

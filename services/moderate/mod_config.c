@@ -31,6 +31,10 @@
 		 "apply database migrations at start"},                                            \
 		{"SIMPUL_MODERATE_CONSUMERS", CONFIG_INT, "12", 1, 32, false, &(cfg)->consumers,    \
 		 "consumer threads in group simpul-moderate (one PostgreSQL connection each)"},    \
+		{"SIMPUL_MODERATE_BATCH_MAX", CONFIG_INT, "256", 1, 10000, false,                 \
+		 &(cfg)->batch_max, "messages per consumer batch, stored in one transaction"},     \
+		{"SIMPUL_MODERATE_BATCH_WAIT_MS", CONFIG_DURATION_MS, "5ms", 0, 500, false,        \
+		 &(cfg)->batch_wait_ms, "how long a batch gathers after its first message"},       \
 		{"SIMPUL_MODERATE_GROUP", CONFIG_STRING, "simpul-moderate", 1, 200, false,         \
 		 &(cfg)->group, "Kafka consumer group (tests use their own)"},                     \
 		{"SIMPUL_MODERATE_OFFSET_RESET", CONFIG_STRING, "earliest", 1, 16, false,          \

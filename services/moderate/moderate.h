@@ -39,6 +39,8 @@ struct mod_config {
 	char *log_level;
 	bool migrate;
 	int64_t consumers;
+	int64_t batch_max;    /* messages per batch (1: one at a time) */
+	int64_t batch_wait_ms; /* batch gathering time after its first message */
 	char *group;          /* Kafka consumer group */
 	char *offset_reset;   /* a new group starts at: earliest or latest */
 	int64_t reload_ms;

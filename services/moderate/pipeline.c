@@ -3,8 +3,11 @@
  * group simpul-moderate over kim.content.submitted.v1, kim.registry.v1
  * (action "registered") and kim.moderation.feedback.v1 (classifier
  * training). Each thread owns a consumer, a PostgreSQL connection and a
- * text workspace. Bad events return UTIL_EINVAL (dead-lettered), an outage
- * UTIL_EUNAVAIL (retried, never dead-lettered).
+ * text workspace. Messages come in batches (libs/kafka's batch handler):
+ * each is scored, then the batch's decisions are stored in ONE transaction.
+ * Bad events return UTIL_EINVAL (dead-lettered), an outage UTIL_EUNAVAIL
+ * (retried, never dead-lettered), both through the loop's one-by-one
+ * fallback for the batch that failed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,154 +57,259 @@ static int check_content(const Simpul__V1__ContentSubmitted *cs, char *err, size
 	return 0;
 }
 
-/* Scores, decides and stores one content version. */
-static int decide_content(struct mod_worker *w, Simpul__V1__ContentSubmitted *cs, char *err,
-			  size_t errlen)
-{
-	Simpul__V1__Content *c = cs->content, masked;
-	struct mod_snapshot snap;
+/*
+ * One automatic decision on its way to PostgreSQL: the unpacked event (which
+ * owns the strings row points to), the scoring result, the packed masked
+ * payload and the outbox rows. Prepared (scored) first, then stored alone or
+ * with the rest of a batch in one transaction. Release with job_release.
+ */
+struct mod_job {
+	ProtobufCMessage *event;
+	Simpul__V1__Content masked;
 	struct mod_result r;
-	struct mod_score_ctx sc;
 	struct util_buf packed;
-	json_t *rows = json_array();
-	enum mod_decision d;
-	bool inserted = false;
+	json_t *rows;
+	struct mod_auto_row row;
+	bool ready;     /* has a row to store (else nothing to do) */
+	bool inserted;
+};
+
+static void job_init(struct mod_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	util_buf_init(&j->packed, EVENTS_MAX_PACKED);
+	j->rows = json_array();
+}
+
+static void job_release(struct mod_job *j)
+{
+	util_buf_release(&j->packed);
+	json_decref(j->rows);
+	mod_result_release(&j->r);
+	if (j->event)
+		protobuf_c_message_free_unpacked(j->event, NULL);
+	j->event = NULL;
+	j->rows = NULL;
+}
+
+/* Scores and decides one content version into j (nothing stored yet). */
+static int prepare_content(struct mod_worker *w, Simpul__V1__ContentSubmitted *cs,
+			   struct mod_job *j, char *err, size_t errlen)
+{
+	Simpul__V1__Content *c = cs->content;
+	struct mod_snapshot snap;
+	struct mod_score_ctx sc;
+	enum mod_decision d = MOD_REVIEW;
 	int rc;
 
 	mod_state_acquire(w->p->state, &snap);
 	sc = (struct mod_score_ctx){snap.rules, snap.bayes, snap.regions,
 				    w->p->cfg->bayes_min_learns};
-	rc = mod_score(&sc, w->wk, c->title, strlen(c->title), c->body, strlen(c->body), &r);
+	rc = mod_score(&sc, w->wk, c->title, strlen(c->title), c->body, strlen(c->body), &j->r);
 	if (rc == 0) {
-		mod_nearby_check(w->p->cache, &r, c->id, r.simhash, r.nfeatures,
+		mod_nearby_check(w->p->cache, &j->r, c->id, j->r.simhash, j->r.nfeatures,
 				 w->p->cfg->dup_window_ms, c->kim_id, c->author_id,
 				 w->p->cfg->flood_per_min, w->p->cfg->flood_burst);
-		d = mod_policy_decide(snap.policy, c->region_code, r.total);
+		d = mod_policy_decide(snap.policy, c->region_code, j->r.total);
 	}
 	mod_state_put(w->p->state, &snap);
-	if (rc != 0) {
-		json_decref(rows);
+	if (rc != 0)
 		return util_err_set(err, errlen, rc == UTIL_ETOOBIG ? UTIL_EINVAL : rc,
 				    "scoring failed: %s", util_err_name(rc));
-	}
-	masked = *c;
-	masked.title = r.masked_title;
-	masked.body = r.masked_body;
-	util_buf_init(&packed, EVENTS_MAX_PACKED);
-	rc = events_pack(&masked.base, 0, &packed, err, errlen);
+	j->masked = *c;
+	j->masked.title = j->r.masked_title;
+	j->masked.body = j->r.masked_body;
+	rc = events_pack(&j->masked.base, 0, &j->packed, err, errlen);
 	if (rc == 0) {
-		struct mod_decided dd = {c->id,	       c->version,  d,		  r.total, "auto",
+		struct mod_decided dd = {c->id,	       c->version,  d,		  j->r.total, "auto",
 					 NULL,	       NULL,	    c->region_code, c->kim_id,
 					 c->author_id, (int)c->type, c->submitted_at_ms};
 
-		rc = mod_outbox_moderated(rows, &dd, &r, cs->meta->trace_id);
+		rc = mod_outbox_moderated(j->rows, &dd, &j->r, cs->meta->trace_id);
 		if (rc == 0 && d == MOD_APPROVE)
-			rc = mod_outbox_published(rows, &masked, cs->meta->trace_id);
+			rc = mod_outbox_published(j->rows, &j->masked, cs->meta->trace_id);
 	}
 	if (rc == 0) {
-		struct mod_auto_row row = {c->id,	 c->version,	"content",
-					   c->region_code, mod_content_type_name(c->type),
-					   c->kim_id,	 c->author_id,	r.masked_title,
-					   d,		 packed.data,	packed.len,
-					   c->submitted_at_ms ? c->submitted_at_ms : cs->meta->occurred_at_ms};
-
-		rc = w->p->committer
-			     ? mod_committer_store(w->p->committer, &row, &r, rows, &inserted, err,
-						   errlen)
-			     : mod_store_auto(w->db, &row, &r, rows, &inserted, err, errlen);
-		if (rc != 0)
-			rc = db_code(rc);
+		j->row = (struct mod_auto_row){
+			c->id,	       c->version,    "content",      c->region_code,
+			mod_content_type_name(c->type), c->kim_id, c->author_id, j->r.masked_title,
+			d,	       j->packed.data, j->packed.len,
+			c->submitted_at_ms ? c->submitted_at_ms : cs->meta->occurred_at_ms};
+		j->ready = true;
 	}
-	if (rc == 0) {
-		metrics_counter_inc(w->p->decisions, (const char *[]){mod_decision_name(d)});
-		if (inserted)
-			mod_pipeline_wake_relay(w->p);
-		slog_debug("content moderated", "id=%s version=%d decision=%s score=%.2f dup=%d",
-			   c->id, c->version, mod_decision_name(d), r.total, !inserted);
-	}
-	util_buf_release(&packed);
-	json_decref(rows);
-	mod_result_release(&r);
-	return rc;
-}
-
-static int on_submitted(struct mod_worker *w, const struct kafka_message *m, char *err,
-			size_t errlen)
-{
-	Simpul__V1__ContentSubmitted *cs = (Simpul__V1__ContentSubmitted *)events_unpack(
-		&simpul__v1__content_submitted__descriptor, m->value, m->value_len, 0, err, errlen);
-	int rc;
-
-	if (!cs)
-		return UTIL_EINVAL;
-	rc = check_content(cs, err, errlen);
-	if (rc == 0)
-		rc = decide_content(w, cs, err, errlen);
-	protobuf_c_message_free_unpacked(&cs->base, NULL);
 	return rc;
 }
 
 /* A registration always goes to human review. */
-static int on_registry(struct mod_worker *w, const struct kafka_message *m, char *err,
-		       size_t errlen)
+static int prepare_registry(Simpul__V1__RegistryEvent *re, struct mod_job *j, char *err,
+			    size_t errlen)
 {
-	Simpul__V1__RegistryEvent *re = (Simpul__V1__RegistryEvent *)events_unpack(
-		&simpul__v1__registry_event__descriptor, m->value, m->value_len, 0, err, errlen);
-	struct mod_result r;
-	struct util_buf packed;
-	json_t *rows = json_array();
-	bool inserted;
-	int rc = re ? 0 : UTIL_EINVAL;
+	int rc;
 
-	memset(&r, 0, sizeof(r));
-	util_buf_init(&packed, EVENTS_MAX_PACKED);
-	if (rc == 0 && events_meta_validate(re->meta, err, errlen) != 0)
-		rc = UTIL_EINVAL;
-	if (rc == 0 && strcmp(re->action, "registered") != 0)
-		goto out; /* our own verified/rejected, or later changes */
-	if (rc == 0 && (!re->kim || !util_uuid_valid(re->kim->id) || !re->kim->region_code[0] ||
-			strlen(re->kim->region_code) > 31))
-		rc = util_err_set(err, errlen, UTIL_EINVAL, "registry: missing kim id or region");
-	if (rc == 0)
-		rc = events_pack(&re->kim->base, 0, &packed, err, errlen);
-	if (rc == 0) {
-		struct mod_auto_row row = {re->kim->id,	 1,	    "kim", re->kim->region_code,
-					   NULL,	 re->kim->id, re->kim->registered_by,
-					   re->kim->name, MOD_REVIEW, packed.data, packed.len,
-					   re->kim->registered_at_ms ? re->kim->registered_at_ms
-								     : re->meta->occurred_at_ms};
+	if (events_meta_validate(re->meta, err, errlen) != 0)
+		return UTIL_EINVAL;
+	if (strcmp(re->action, "registered") != 0)
+		return 0; /* our own verified/rejected, or later changes */
+	if (!re->kim || !util_uuid_valid(re->kim->id) || !re->kim->region_code[0] ||
+	    strlen(re->kim->region_code) > 31)
+		return util_err_set(err, errlen, UTIL_EINVAL, "registry: missing kim id or region");
+	rc = events_pack(&re->kim->base, 0, &j->packed, err, errlen);
+	if (rc == 0 && !mod_result_add(&j->r, "KIM_REGISTRATION", 0,
+				       "registrations are always reviewed"))
+		rc = UTIL_ENOMEM;
+	if (rc)
+		return rc;
+	j->row = (struct mod_auto_row){re->kim->id,   1,	   "kim", re->kim->region_code,
+				       NULL,	       re->kim->id, re->kim->registered_by,
+				       re->kim->name, MOD_REVIEW,  j->packed.data, j->packed.len,
+				       re->kim->registered_at_ms ? re->kim->registered_at_ms
+								 : re->meta->occurred_at_ms};
+	if (re->kim->registered_by[0] && !util_uuid_valid(re->kim->registered_by))
+		j->row.author_id = NULL;
+	j->ready = true;
+	return 0;
+}
 
-		if (!mod_result_add(&r, "KIM_REGISTRATION", 0, "registrations are always reviewed"))
-			rc = UTIL_ENOMEM;
-		if (re->kim->registered_by[0] && !util_uuid_valid(re->kim->registered_by))
-			row.author_id = NULL;
-		if (rc == 0)
-			rc = mod_store_auto(w->db, &row, &r, rows, &inserted, err, errlen);
-		if (rc != 0)
-			rc = db_code(rc);
+/*
+ * Decodes and validates m, then scores it into j (content) or builds its
+ * review row (registry). j->ready is false when there is nothing to store.
+ * UTIL_EINVAL: poison.
+ */
+static int prepare(struct mod_worker *w, const struct kafka_message *m, struct mod_job *j,
+		   char *err, size_t errlen)
+{
+	if (!strcmp(m->topic, EVENTS_TOPIC_CONTENT_SUBMITTED)) {
+		Simpul__V1__ContentSubmitted *cs = (Simpul__V1__ContentSubmitted *)events_unpack(
+			&simpul__v1__content_submitted__descriptor, m->value, m->value_len, 0, err,
+			errlen);
+		int rc;
+
+		if (!cs)
+			return UTIL_EINVAL;
+		j->event = &cs->base;
+		rc = check_content(cs, err, errlen);
+		return rc ? rc : prepare_content(w, cs, j, err, errlen);
 	}
-out:
-	util_buf_release(&packed);
-	json_decref(rows);
-	if (re)
-		protobuf_c_message_free_unpacked(&re->base, NULL);
-	return rc;
+	if (!strcmp(m->topic, EVENTS_TOPIC_REGISTRY)) {
+		Simpul__V1__RegistryEvent *re = (Simpul__V1__RegistryEvent *)events_unpack(
+			&simpul__v1__registry_event__descriptor, m->value, m->value_len, 0, err,
+			errlen);
+
+		if (!re)
+			return UTIL_EINVAL;
+		j->event = &re->base;
+		return prepare_registry(re, j, err, errlen);
+	}
+	return 0;
+}
+
+static void job_done(struct mod_worker *w, const struct mod_job *j)
+{
+	if (!j->ready)
+		return;
+	if (!strcmp(j->row.kind, "content")) {
+		metrics_counter_inc(w->p->decisions,
+				    (const char *[]){mod_decision_name(j->row.decision)});
+		slog_debug("content moderated", "id=%s version=%d decision=%s score=%.2f dup=%d",
+			   j->row.item_id, j->row.version, mod_decision_name(j->row.decision),
+			   j->r.total, !j->inserted);
+	}
+	if (j->inserted)
+		mod_pipeline_wake_relay(w->p);
+}
+
+/* Content: group-committed with other consumers' items (committer). */
+static int store_one(struct mod_worker *w, struct mod_job *j, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!j->ready)
+		return 0;
+	if (w->p->committer && !strcmp(j->row.kind, "content"))
+		rc = mod_committer_store(w->p->committer, &j->row, &j->r, j->rows, &j->inserted,
+					 err, errlen);
+	else
+		rc = mod_store_auto(w->db, &j->row, &j->r, j->rows, &j->inserted, err, errlen);
+	return rc ? db_code(rc) : 0;
 }
 
 static int handle(void *ud, const struct kafka_message *m, char *err, size_t errlen)
 {
 	struct mod_worker *w = ud;
+	struct mod_job j;
+	int rc;
 
 	if (!m->value)
 		return util_err_set(err, errlen, UTIL_EINVAL, "empty message");
-	if (!strcmp(m->topic, EVENTS_TOPIC_CONTENT_SUBMITTED))
-		return on_submitted(w, m, err, errlen);
-	if (!strcmp(m->topic, EVENTS_TOPIC_REGISTRY))
-		return on_registry(w, m, err, errlen);
 	if (!strcmp(m->topic, EVENTS_TOPIC_MODERATION_FEEDBACK))
 		return mod_feedback_learn(w->p, w->db, w->wk, m, err, errlen);
-	return 0;
+	job_init(&j);
+	rc = prepare(w, m, &j, err, errlen);
+	if (rc == 0)
+		rc = store_one(w, &j, err, errlen);
+	if (rc == 0)
+		job_done(w, &j);
+	job_release(&j);
+	return rc;
 }
+
+/* Stores the prepared jobs in ONE transaction on the worker's connection. */
+static int store_batch(struct mod_worker *w, struct mod_job *jobs, size_t n, char *err,
+		       size_t errlen)
+{
+	int rc = db_begin(w->db, err, errlen);
+
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (jobs[i].ready)
+			rc = mod_store_auto(w->db, &jobs[i].row, &jobs[i].r, jobs[i].rows,
+					    &jobs[i].inserted, err, errlen);
+	if (rc == 0) {
+		rc = db_commit(w->db, err, errlen); /* always ends the transaction */
+		return rc ? db_code(rc) : 0;
+	}
+	db_rollback(w->db, NULL, 0);
+	for (size_t i = 0; i < n; i++)
+		jobs[i].inserted = false;
+	return db_code(rc);
+}
+
+/*
+ * The libs/kafka batch handler: scores every message, then stores every
+ * decision (item, signals, audit, status, outbox) in ONE transaction. The
+ * item's primary key (id, version) makes a repeat inside the batch or a
+ * replay insert nothing. Feedback is learned on the spot (once per event id,
+ * its own transaction). Any failure (poison, outage) returns it: libs/kafka
+ * then redoes the batch message by message through handle().
+ */
+static int handle_batch(void *ud, const struct kafka_message *msgs, size_t n, char *err,
+			size_t errlen)
+{
+	struct mod_worker *w = ud;
+	struct mod_job *jobs = calloc(n, sizeof(*jobs));
+	size_t njobs = 0;
+	int rc = jobs ? 0 : UTIL_ENOMEM;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!msgs[i].value) {
+			rc = util_err_set(err, errlen, UTIL_EINVAL, "empty message");
+		} else if (!strcmp(msgs[i].topic, EVENTS_TOPIC_MODERATION_FEEDBACK)) {
+			rc = mod_feedback_learn(w->p, w->db, w->wk, &msgs[i], err, errlen);
+		} else {
+			job_init(&jobs[njobs]);
+			rc = prepare(w, &msgs[i], &jobs[njobs++], err, errlen);
+		}
+	}
+	if (rc == 0)
+		rc = store_batch(w, jobs, njobs, err, errlen);
+	for (size_t i = 0; i < njobs; i++) {
+		if (rc == 0)
+			job_done(w, &jobs[i]);
+		job_release(&jobs[i]);
+	}
+	free(jobs);
+	return rc;
+}
+
 
 static void *worker_main(void *arg)
 {
@@ -231,6 +339,11 @@ static int worker_init(struct mod_pipeline *p, struct mod_worker *w, int idx, ch
 					   .topics = topics,
 					   .ntopics = 3,
 					   .handle = handle,
+					   .handle_batch = p->cfg->batch_max > 1 ? handle_batch : NULL,
+					   .batch_max = (int)p->cfg->batch_max,
+					   .batch_wait_ms = p->cfg->batch_wait_ms > 0
+								    ? (int)p->cfg->batch_wait_ms
+								    : -1,
 					   .ud = w};
 
 	snprintf(client, sizeof(client), "simpul-moderate-%d", idx);

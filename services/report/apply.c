@@ -1,7 +1,8 @@
 /*
  * services/report/apply.c - decodes one consumed event (protobuf, by topic)
- * and applies it with one call of the matching SQL function of migration
- * 0005_report.sql. Each call is one statement, hence one transaction: the
+ * into the parameters of the matching SQL function of migration
+ * 0005_report.sql, and applies it with one call (batch.c applies content
+ * events of a batch set-based instead). Each call is one statement, hence one transaction: the
  * event-id dedupe row, the fact row and the aggregate cells commit together
  * or not at all, so a replay or a duplicate never counts twice.
  */
@@ -50,19 +51,21 @@ const char *report_content_type_name(int type)
 	return type_names[type];
 }
 
-/* Text of the numbers and ids passed as parameters. */
-struct params {
-	char gen[16];
-	char n1[24], n2[24], n3[24];
-	const char *v[10];
-};
-
-static const char *gen_param(struct params *p, int gen)
+static const char *gen_param(struct report_event *p, int gen)
 {
 	if (gen <= 0)
 		return NULL; /* SQL NULL: current (+ building) generation */
 	snprintf(p->gen, sizeof(p->gen), "%d", gen);
 	return p->gen;
+}
+
+static void event_set(struct report_event *ev, enum report_event_kind kind, const char *stmt,
+		      const char *sql, int n)
+{
+	ev->kind = kind;
+	ev->stmt = stmt;
+	ev->sql = sql;
+	ev->n = n;
 }
 
 static int poison(char *err, size_t errlen, const char *what)
@@ -82,14 +85,19 @@ static int opt_uuid(const char *s, const char **out)
 	return 0;
 }
 
-static int run(struct db_conn *c, const char *name, const char *sql, int n, const char *const *v,
-	       bool *applied, char *err, size_t errlen)
+int report_event_apply(struct db_conn *c, const struct report_event *ev, bool *applied, char *err,
+		       size_t errlen)
 {
+	const char *name = ev->stmt, *sql = ev->sql;
+	const char *const *v = ev->v;
+	int n = ev->n;
 	PGresult *res = NULL;
 	int rc = db_prepare(c, name, sql, n, err, errlen);
 
 	if (rc == 0)
 		rc = db_exec_prepared(c, name, n, v, NULL, &res, err, errlen);
+	if (applied)
+		*applied = false;
 	if (rc == 0) {
 		const char *s = db_value(res, 0, "n");
 
@@ -104,10 +112,9 @@ static int run(struct db_conn *c, const char *name, const char *sql, int n, cons
 	return rc;
 }
 
-static int apply_submitted(struct db_conn *c, int gen, const struct kafka_message *m,
-			   bool *applied, char *err, size_t errlen)
+static int decode_submitted(int gen, const struct kafka_message *m, struct report_event *p,
+			   char *err, size_t errlen)
 {
-	struct params p;
 	Simpul__V1__ContentSubmitted *e = (Simpul__V1__ContentSubmitted *)events_unpack(
 		&simpul__v1__content_submitted__descriptor, m->value, m->value_len, 0, err, errlen);
 	const Simpul__V1__Content *ct;
@@ -116,6 +123,7 @@ static int apply_submitted(struct db_conn *c, int gen, const struct kafka_messag
 
 	if (!e)
 		return UTIL_EINVAL;
+	p->msg = &e->base;
 	ct = e->content;
 	rc = events_meta_validate(e->meta, err, errlen);
 	if (rc)
@@ -130,22 +138,22 @@ static int apply_submitted(struct db_conn *c, int gen, const struct kafka_messag
 		poison(err, errlen, "content.type: unknown");
 		goto out;
 	}
-	snprintf(p.n1, sizeof(p.n1), "%lld",
+	snprintf(p->n1, sizeof(p->n1), "%lld",
 		 (long long)(ct->submitted_at_ms > 0 ? ct->submitted_at_ms
 						     : e->meta->occurred_at_ms));
-	p.v[0] = gen_param(&p, gen);
-	p.v[1] = e->meta->id;
-	p.v[2] = ct->id;
-	p.v[3] = ct->region_code;
-	p.v[4] = kim;
-	p.v[5] = type;
-	p.v[6] = p.n1;
-	p.v[7] = NULL;
-	p.v[8] = NULL;
-	p.v[9] = NULL;
-	rc = run(c, "report_apply_content", sql_content, 10, p.v, applied, err, errlen);
+	p->v[0] = gen_param(p, gen);
+	p->v[1] = e->meta->id;
+	p->v[2] = ct->id;
+	p->v[3] = ct->region_code;
+	p->v[4] = kim;
+	p->v[5] = type;
+	p->v[6] = p->n1;
+	p->v[7] = NULL;
+	p->v[8] = NULL;
+	p->v[9] = NULL;
+	event_set(p, REPORT_EV_CONTENT, "report_apply_content", sql_content, 10);
+	rc = 0;
 out:
-	protobuf_c_message_free_unpacked(&e->base, NULL);
 	return rc;
 }
 
@@ -163,10 +171,9 @@ static const char *decision_name(Simpul__V1__Decision d)
 	}
 }
 
-static int apply_moderated(struct db_conn *c, int gen, const struct kafka_message *m,
-			   bool *applied, char *err, size_t errlen)
+static int decode_moderated(int gen, const struct kafka_message *m, struct report_event *p,
+			   char *err, size_t errlen)
 {
-	struct params p;
 	Simpul__V1__ContentModerated *e = (Simpul__V1__ContentModerated *)events_unpack(
 		&simpul__v1__content_moderated__descriptor, m->value, m->value_len, 0, err, errlen);
 	const char *type = NULL, *kim = NULL, *dec = NULL;
@@ -174,6 +181,7 @@ static int apply_moderated(struct db_conn *c, int gen, const struct kafka_messag
 
 	if (!e)
 		return UTIL_EINVAL;
+	p->msg = &e->base;
 	rc = events_meta_validate(e->meta, err, errlen);
 	if (rc)
 		goto out;
@@ -184,30 +192,29 @@ static int apply_moderated(struct db_conn *c, int gen, const struct kafka_messag
 		poison(err, errlen, "moderated: bad content_id, region, kim, type, decision or time");
 		goto out;
 	}
-	snprintf(p.n1, sizeof(p.n1), "%lld", (long long)e->submitted_at_ms);
-	snprintf(p.n2, sizeof(p.n2), "%d", e->version);
-	snprintf(p.n3, sizeof(p.n3), "%lld",
+	snprintf(p->n1, sizeof(p->n1), "%lld", (long long)e->submitted_at_ms);
+	snprintf(p->n2, sizeof(p->n2), "%d", e->version);
+	snprintf(p->n3, sizeof(p->n3), "%lld",
 		 (long long)(e->decided_at_ms > 0 ? e->decided_at_ms : e->meta->occurred_at_ms));
-	p.v[0] = gen_param(&p, gen);
-	p.v[1] = e->meta->id;
-	p.v[2] = e->content_id;
-	p.v[3] = e->region_code;
-	p.v[4] = kim;
-	p.v[5] = type;
-	p.v[6] = e->submitted_at_ms > 0 ? p.n1 : NULL; /* unknown: placed at the decision */
-	p.v[7] = dec;
-	p.v[8] = p.n2;
-	p.v[9] = p.n3;
-	rc = run(c, "report_apply_content", sql_content, 10, p.v, applied, err, errlen);
+	p->v[0] = gen_param(p, gen);
+	p->v[1] = e->meta->id;
+	p->v[2] = e->content_id;
+	p->v[3] = e->region_code;
+	p->v[4] = kim;
+	p->v[5] = type;
+	p->v[6] = e->submitted_at_ms > 0 ? p->n1 : NULL; /* unknown: placed at the decision */
+	p->v[7] = dec;
+	p->v[8] = p->n2;
+	p->v[9] = p->n3;
+	event_set(p, REPORT_EV_CONTENT, "report_apply_content", sql_content, 10);
+	rc = 0;
 out:
-	protobuf_c_message_free_unpacked(&e->base, NULL);
 	return rc;
 }
 
-static int apply_published(struct db_conn *c, int gen, const struct kafka_message *m,
-			   bool *applied, char *err, size_t errlen)
+static int decode_published(int gen, const struct kafka_message *m, struct report_event *p,
+			   char *err, size_t errlen)
 {
-	struct params p;
 	Simpul__V1__ContentPublished *e = (Simpul__V1__ContentPublished *)events_unpack(
 		&simpul__v1__content_published__descriptor, m->value, m->value_len, 0, err, errlen);
 	const Simpul__V1__Content *ct;
@@ -216,6 +223,7 @@ static int apply_published(struct db_conn *c, int gen, const struct kafka_messag
 
 	if (!e)
 		return UTIL_EINVAL;
+	p->msg = &e->base;
 	ct = e->content;
 	rc = events_meta_validate(e->meta, err, errlen);
 	if (rc)
@@ -226,21 +234,21 @@ static int apply_published(struct db_conn *c, int gen, const struct kafka_messag
 		poison(err, errlen, "published: bad content id, region_code or kim_id");
 		goto out;
 	}
-	snprintf(p.n1, sizeof(p.n1), "%lld",
+	snprintf(p->n1, sizeof(p->n1), "%lld",
 		 (long long)(e->published_at_ms > 0 ? e->published_at_ms
 						    : e->meta->occurred_at_ms));
-	snprintf(p.n2, sizeof(p.n2), "%lld", (long long)e->meta->occurred_at_ms);
-	p.v[0] = gen_param(&p, gen);
-	p.v[1] = e->meta->id;
-	p.v[2] = ct->id;
-	p.v[3] = kim;
-	p.v[4] = ct->region_code;
-	p.v[5] = p.n1;
-	p.v[6] = e->withdrawn ? "true" : "false";
-	p.v[7] = p.n2;
-	rc = run(c, "report_apply_published", sql_published, 8, p.v, applied, err, errlen);
+	snprintf(p->n2, sizeof(p->n2), "%lld", (long long)e->meta->occurred_at_ms);
+	p->v[0] = gen_param(p, gen);
+	p->v[1] = e->meta->id;
+	p->v[2] = ct->id;
+	p->v[3] = kim;
+	p->v[4] = ct->region_code;
+	p->v[5] = p->n1;
+	p->v[6] = e->withdrawn ? "true" : "false";
+	p->v[7] = p->n2;
+	event_set(p, REPORT_EV_PUBLISHED, "report_apply_published", sql_published, 8);
+	rc = 0;
 out:
-	protobuf_c_message_free_unpacked(&e->base, NULL);
 	return rc;
 }
 
@@ -260,10 +268,9 @@ static const char *kim_status_name(Simpul__V1__KimStatus s)
 	}
 }
 
-static int apply_registry(struct db_conn *c, int gen, const struct kafka_message *m,
-			  bool *applied, char *err, size_t errlen)
+static int decode_registry(int gen, const struct kafka_message *m, struct report_event *p,
+			  char *err, size_t errlen)
 {
-	struct params p;
 	Simpul__V1__RegistryEvent *e = (Simpul__V1__RegistryEvent *)events_unpack(
 		&simpul__v1__registry_event__descriptor, m->value, m->value_len, 0, err, errlen);
 	const Simpul__V1__Kim *k;
@@ -272,6 +279,7 @@ static int apply_registry(struct db_conn *c, int gen, const struct kafka_message
 
 	if (!e)
 		return UTIL_EINVAL;
+	p->msg = &e->base;
 	k = e->kim;
 	rc = events_meta_validate(e->meta, err, errlen);
 	if (rc)
@@ -285,21 +293,21 @@ static int apply_registry(struct db_conn *c, int gen, const struct kafka_message
 	status = kim_status_name(k->status);
 	if (!status)
 		status = "pending"; /* unspecified on a first registration */
-	snprintf(p.n1, sizeof(p.n1), "%lld",
+	snprintf(p->n1, sizeof(p->n1), "%lld",
 		 (long long)(k->registered_at_ms > 0 ? k->registered_at_ms
 						     : e->meta->occurred_at_ms));
-	snprintf(p.n2, sizeof(p.n2), "%lld", (long long)e->meta->occurred_at_ms);
-	p.v[0] = gen_param(&p, gen);
-	p.v[1] = e->meta->id;
-	p.v[2] = k->id;
-	p.v[3] = k->name ? k->name : "";
-	p.v[4] = k->region_code;
-	p.v[5] = status;
-	p.v[6] = p.n1;
-	p.v[7] = p.n2;
-	rc = run(c, "report_apply_kim", sql_kim, 8, p.v, applied, err, errlen);
+	snprintf(p->n2, sizeof(p->n2), "%lld", (long long)e->meta->occurred_at_ms);
+	p->v[0] = gen_param(p, gen);
+	p->v[1] = e->meta->id;
+	p->v[2] = k->id;
+	p->v[3] = k->name ? k->name : "";
+	p->v[4] = k->region_code;
+	p->v[5] = status;
+	p->v[6] = p->n1;
+	p->v[7] = p->n2;
+	event_set(p, REPORT_EV_KIM, "report_apply_kim", sql_kim, 8);
+	rc = 0;
 out:
-	protobuf_c_message_free_unpacked(&e->base, NULL);
 	return rc;
 }
 
@@ -317,10 +325,9 @@ static const char *outcome_name(Simpul__V1__DeliveryOutcome o)
 	}
 }
 
-static int apply_delivery(struct db_conn *c, int gen, const struct kafka_message *m,
-			  bool *applied, char *err, size_t errlen)
+static int decode_delivery(int gen, const struct kafka_message *m, struct report_event *p,
+			  char *err, size_t errlen)
 {
-	struct params p;
 	Simpul__V1__NotificationDelivery *e = (Simpul__V1__NotificationDelivery *)events_unpack(
 		&simpul__v1__notification_delivery__descriptor, m->value, m->value_len, 0, err,
 		errlen);
@@ -329,6 +336,7 @@ static int apply_delivery(struct db_conn *c, int gen, const struct kafka_message
 
 	if (!e)
 		return UTIL_EINVAL;
+	p->msg = &e->base;
 	rc = events_meta_validate(e->meta, err, errlen);
 	if (rc)
 		goto out;
@@ -339,38 +347,58 @@ static int apply_delivery(struct db_conn *c, int gen, const struct kafka_message
 		poison(err, errlen, "notification: bad delivery_id, outcome or region_code");
 		goto out;
 	}
-	snprintf(p.n1, sizeof(p.n1), "%d", e->attempts);
-	snprintf(p.n2, sizeof(p.n2), "%lld",
+	snprintf(p->n1, sizeof(p->n1), "%d", e->attempts);
+	snprintf(p->n2, sizeof(p->n2), "%lld",
 		 (long long)(e->at_ms > 0 ? e->at_ms : e->meta->occurred_at_ms));
-	p.v[0] = gen_param(&p, gen);
-	p.v[1] = e->meta->id;
-	p.v[2] = e->delivery_id;
-	p.v[3] = e->region_code ? e->region_code : "";
-	p.v[4] = outcome;
-	p.v[5] = p.n1;
-	p.v[6] = p.n2;
-	rc = run(c, "report_apply_delivery", sql_delivery, 7, p.v, applied, err, errlen);
+	p->v[0] = gen_param(p, gen);
+	p->v[1] = e->meta->id;
+	p->v[2] = e->delivery_id;
+	p->v[3] = e->region_code ? e->region_code : "";
+	p->v[4] = outcome;
+	p->v[5] = p->n1;
+	p->v[6] = p->n2;
+	event_set(p, REPORT_EV_DELIVERY, "report_apply_delivery", sql_delivery, 7);
+	rc = 0;
 out:
-	protobuf_c_message_free_unpacked(&e->base, NULL);
 	return rc;
+}
+
+int report_event_decode(int gen, const struct kafka_message *m, struct report_event *ev, char *err,
+			size_t errlen)
+{
+	memset(ev, 0, sizeof(*ev));
+	if (!m->value || m->value_len == 0)
+		return poison(err, errlen, "empty record");
+	if (!strcmp(m->topic, EVENTS_TOPIC_CONTENT_SUBMITTED))
+		return decode_submitted(gen, m, ev, err, errlen);
+	if (!strcmp(m->topic, EVENTS_TOPIC_CONTENT_MODERATED))
+		return decode_moderated(gen, m, ev, err, errlen);
+	if (!strcmp(m->topic, EVENTS_TOPIC_CONTENT_PUBLISHED))
+		return decode_published(gen, m, ev, err, errlen);
+	if (!strcmp(m->topic, EVENTS_TOPIC_REGISTRY))
+		return decode_registry(gen, m, ev, err, errlen);
+	if (!strcmp(m->topic, EVENTS_TOPIC_NOTIFICATION))
+		return decode_delivery(gen, m, ev, err, errlen);
+	return util_err_set(err, errlen, UTIL_EINVAL, "unexpected topic \"%s\"", m->topic);
+}
+
+void report_event_release(struct report_event *ev)
+{
+	if (ev->msg)
+		protobuf_c_message_free_unpacked(ev->msg, NULL);
+	ev->msg = NULL;
 }
 
 int report_apply(struct db_conn *c, int gen, const struct kafka_message *m, bool *applied,
 		 char *err, size_t errlen)
 {
+	struct report_event ev;
+	int rc = report_event_decode(gen, m, &ev, err, errlen);
+
 	if (applied)
 		*applied = false;
-	if (!m->value || m->value_len == 0)
-		return poison(err, errlen, "empty record");
-	if (!strcmp(m->topic, EVENTS_TOPIC_CONTENT_SUBMITTED))
-		return apply_submitted(c, gen, m, applied, err, errlen);
-	if (!strcmp(m->topic, EVENTS_TOPIC_CONTENT_MODERATED))
-		return apply_moderated(c, gen, m, applied, err, errlen);
-	if (!strcmp(m->topic, EVENTS_TOPIC_CONTENT_PUBLISHED))
-		return apply_published(c, gen, m, applied, err, errlen);
-	if (!strcmp(m->topic, EVENTS_TOPIC_REGISTRY))
-		return apply_registry(c, gen, m, applied, err, errlen);
-	if (!strcmp(m->topic, EVENTS_TOPIC_NOTIFICATION))
-		return apply_delivery(c, gen, m, applied, err, errlen);
-	return util_err_set(err, errlen, UTIL_EINVAL, "unexpected topic \"%s\"", m->topic);
+	if (rc == 0)
+		rc = report_event_apply(c, &ev, applied, err, errlen);
+	report_event_release(&ev);
+	return rc;
 }

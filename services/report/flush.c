@@ -7,9 +7,13 @@
  * twice is harmless and no outbox is needed: a dirty mark is removed only
  * after Kafka acknowledged the record AND only if the mark's seq did not
  * change meanwhile (a newer change is published in the next round). One
- * flusher at a time (transaction-level advisory lock), so an older state can
- * never overtake a newer one of the same key. Freshness is bounded by
- * flush_ms plus one round.
+ * flusher at a time (session advisory lock), so an older state can never
+ * overtake a newer one of the same key. A round reads every dirty cell's
+ * state with two set-based queries (sums and exact percentiles for all keys
+ * at once) and deletes the marks with one statement, so a round of 2,000
+ * cells takes a few hundred ms instead of 3 statements per cell; freshness
+ * (event committed -> record on the topic) is bounded by flush_ms plus one
+ * round.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,7 @@
 #include "metrics/metrics.h"
 #include "report.h"
 #include "slog/slog.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 #define FLUSH_LIMIT 2000
@@ -51,28 +56,42 @@ static const char sql_dirty_cells[] =
 	" ORDER BY seq LIMIT $1::int";
 static const char sql_dirty_kims[] =
 	"SELECT kim_id::text AS kim_id, seq FROM simpul.report_dirty_kims ORDER BY seq LIMIT $1::int";
-static const char sql_types[] =
+/* Every dirty key of a round at once: per-type sums (with the 'all' rollup)
+ * and exact p50/p90 over the facts under each prefix, plus the region-day
+ * counters. $1 regions, $2 days (parallel arrays). */
+static const char sql_types_all[] =
 	"WITH s AS (SELECT current_gen AS gen FROM simpul.report_state),"
-	" c AS (SELECT COALESCE(type, 'all') AS type, pg_catalog.sum(submitted) AS submitted,"
-	"  pg_catalog.sum(approved) AS approved, pg_catalog.sum(rejected) AS rejected,"
-	"  pg_catalog.sum(pending) AS pending FROM simpul.report_cells, s"
-	"  WHERE report_cells.gen = s.gen AND region_code = $1 AND day = $2::date"
-	"  GROUP BY ROLLUP (type))"
-	" SELECT s.gen, c.type, COALESCE(c.submitted, 0) AS submitted,"
+	" k AS (SELECT DISTINCT * FROM unnest($1::text[], $2::date[]) AS k(region_code, day)),"
+	" c AS (SELECT k.region_code, k.day, COALESCE(c.type, 'all') AS type,"
+	"  pg_catalog.sum(c.submitted) AS submitted, pg_catalog.sum(c.approved) AS approved,"
+	"  pg_catalog.sum(c.rejected) AS rejected, pg_catalog.sum(c.pending) AS pending"
+	"  FROM k JOIN simpul.report_cells c ON c.gen = (SELECT gen FROM s)"
+	"  AND c.region_code = k.region_code AND c.day = k.day"
+	"  GROUP BY k.region_code, k.day, ROLLUP (c.type)),"
+	" p AS (SELECT k.region_code, k.day, COALESCE(f.type, 'all') AS type,"
+	"  pg_catalog.percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY f.decision_ms) AS pct"
+	"  FROM k JOIN simpul.report_content f ON f.gen = (SELECT gen FROM s) AND f.day = k.day"
+	"  AND f.decision <> 'pending' AND (k.region_code = '' OR f.region_code = k.region_code"
+	"  OR f.region_code LIKE k.region_code || '.%')"
+	"  GROUP BY k.region_code, k.day, ROLLUP (f.type))"
+	" SELECT s.gen, c.region_code, c.day::text AS day, c.type, COALESCE(c.submitted, 0) AS submitted,"
 	"  COALESCE(c.approved, 0) AS approved, COALESCE(c.rejected, 0) AS rejected,"
 	"  COALESCE(c.pending, 0) AS pending, COALESCE(p.pct[1], 0) / 1000.0 AS p50,"
 	"  COALESCE(p.pct[2], 0) / 1000.0 AS p90"
-	" FROM s, c LEFT JOIN LATERAL (SELECT pg_catalog.percentile_cont(ARRAY[0.5, 0.9])"
-	"  WITHIN GROUP (ORDER BY f.decision_ms) AS pct FROM simpul.report_content f"
-	"  WHERE f.gen = (SELECT gen FROM s) AND f.day = $2::date AND f.decision <> 'pending'"
-	"  AND (c.type = 'all' OR f.type = c.type)"
-	"  AND ($1::text = '' OR f.region_code = $1 OR f.region_code LIKE $1 || '.%')) p ON true"
-	" ORDER BY c.type";
-static const char sql_region_day[] =
-	"SELECT kims_pending, kims_verified, kims_rejected, kims_suspended, notif_delivered,"
-	" notif_retrying, notif_failed FROM simpul.report_region_day"
-	" WHERE gen = (SELECT current_gen FROM simpul.report_state) AND region_code = $1"
-	" AND day = $2::date";
+	" FROM s, c LEFT JOIN p ON p.region_code = c.region_code AND p.day = c.day"
+	"  AND p.type = c.type"
+	" ORDER BY c.region_code COLLATE \"C\", c.day, c.type";
+static const char sql_region_day_all[] =
+	"SELECT region_code, day::text AS day, kims_pending, kims_verified, kims_rejected,"
+	" kims_suspended, notif_delivered, notif_retrying, notif_failed"
+	" FROM simpul.report_region_day"
+	" WHERE gen = (SELECT current_gen FROM simpul.report_state)"
+	" AND (region_code, day) IN (SELECT * FROM unnest($1::text[], $2::date[]))"
+	" ORDER BY region_code COLLATE \"C\", day";
+static const char sql_del_cells[] =
+	"DELETE FROM simpul.report_dirty_cells d USING unnest($1::text[], $2::date[],"
+	" $3::bigint[]) AS k(region_code, day, seq)"
+	" WHERE d.region_code = k.region_code AND d.day = k.day AND d.seq = k.seq";
 static const char sql_kim[] =
 	"WITH s AS (SELECT current_gen AS gen FROM simpul.report_state)"
 	" SELECT s.gen, k.name, k.region_code, k.status,"
@@ -83,8 +102,6 @@ static const char sql_kim[] =
 	"  AND p.kim_id = $1::uuid AND NOT p.withdrawn"
 	"  AND p.published_at > pg_catalog.now() - interval '30 days') AS n30"
 	" FROM s LEFT JOIN simpul.report_kims k ON k.gen = s.gen AND k.kim_id = $1::uuid";
-static const char sql_del_cell[] = "DELETE FROM simpul.report_dirty_cells"
-				   " WHERE region_code = $1 AND day = $2::date AND seq = $3::bigint";
 static const char sql_del_kim[] =
 	"DELETE FROM simpul.report_dirty_kims WHERE kim_id = $1::uuid AND seq = $2::bigint";
 
@@ -160,30 +177,51 @@ static void fill_stats(Simpul__V1__ContentTypeStats *s, const PGresult *r, int i
 	s->decision_p90_s = dbl(r, i, "p90");
 }
 
-static int send_cell(struct report_flusher *f, const char *region, const char *day, char *err,
-		     size_t errlen)
+/* First row of r (sorted by region_code in "C" order, then day) at or
+ * after (region, day). */
+static int lower_bound(const PGresult *r, const char *region, const char *day)
 {
-	const char *v[2] = {region, day};
-	PGresult *tr = NULL, *dr = NULL;
+	int lo = 0, hi = PQntuples(r);
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2, c = strcmp(db_value(r, mid, "region_code"), region);
+
+		if (c == 0)
+			c = strcmp(db_value(r, mid, "day"), day);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool row_is(const PGresult *r, int i, const char *region, const char *day)
+{
+	return i < PQntuples(r) && !strcmp(db_value(r, i, "region_code"), region) &&
+	       !strcmp(db_value(r, i, "day"), day);
+}
+
+/* One region-daily record from the round's results (tr: per type, dr:
+ * region-day counters), both sorted by key. */
+static int send_cell(struct report_flusher *f, const char *region, const char *day,
+		     const PGresult *tr, const PGresult *dr, char *err, size_t errlen)
+{
 	Simpul__V1__RegionDaily rd;
 	Simpul__V1__ContentTypeStats stats[16], *ptrs[16];
 	Simpul__V1__RegistrationStats reg;
 	Simpul__V1__NotificationStats notif;
 	char key[64];
 	size_t nt = 0;
-	int rc = db_exec(f->db, sql_types, 2, v, NULL, &tr, err, errlen);
+	int d;
 
-	if (rc == 0)
-		rc = db_exec(f->db, sql_region_day, 2, v, NULL, &dr, err, errlen);
-	if (rc)
-		goto out;
 	simpul__v1__region_daily__init(&rd);
 	simpul__v1__registration_stats__init(&reg);
 	simpul__v1__notification_stats__init(&notif);
 	rd.region_code = (char *)region;
 	rd.level = report_region_level(region);
 	rd.date = (char *)day;
-	for (int i = 0; i < PQntuples(tr) && nt < 16; i++) {
+	for (int i = lower_bound(tr, region, day); row_is(tr, i, region, day) && nt < 16; i++) {
 		fill_stats(&stats[nt], tr, i);
 		rd.generation = num(tr, i, "gen");
 		if (!strcmp(stats[nt].type, "all"))
@@ -193,24 +231,86 @@ static int send_cell(struct report_flusher *f, const char *region, const char *d
 		nt++;
 	}
 	rd.types = ptrs;
-	if (PQntuples(dr) == 1) {
-		reg.pending = num(dr, 0, "kims_pending");
-		reg.verified = num(dr, 0, "kims_verified");
-		reg.rejected = num(dr, 0, "kims_rejected");
-		reg.suspended = num(dr, 0, "kims_suspended");
-		notif.delivered = num(dr, 0, "notif_delivered");
-		notif.retrying = num(dr, 0, "notif_retrying");
-		notif.failed = num(dr, 0, "notif_failed");
+	d = lower_bound(dr, region, day);
+	if (row_is(dr, d, region, day)) {
+		reg.pending = num(dr, d, "kims_pending");
+		reg.verified = num(dr, d, "kims_verified");
+		reg.rejected = num(dr, d, "kims_rejected");
+		reg.suspended = num(dr, d, "kims_suspended");
+		notif.delivered = num(dr, d, "notif_delivered");
+		notif.retrying = num(dr, d, "notif_retrying");
+		notif.failed = num(dr, d, "notif_failed");
 	}
 	rd.registrations = &reg;
 	rd.notifications = &notif;
 	rd.updated_at_ms = util_now_ms();
 	snprintf(key, sizeof(key), "%s@%s", *region ? region : "ID", day);
-	rc = send_record(f, EVENTS_TOPIC_REPORT_REGION_DAILY, key, &rd.meta, &rd.base,
-		  "report.region_daily", err, errlen);
-out:
+	return send_record(f, EVENTS_TOPIC_REPORT_REGION_DAILY, key, &rd.meta, &rd.base,
+			   "report.region_daily", err, errlen);
+}
+
+/* Waits for every record's ack: rc, or UTIL_EUNAVAIL when some failed. */
+static int acked(struct report_flusher *f, int rc, char *err, size_t errlen)
+{
+	if (kafka_producer_flush(f->prod, 30000) != 0 && rc == 0)
+		rc = util_err_set(err, errlen, UTIL_EUNAVAIL, "report records not acknowledged");
+	if (rc == 0 && f->failed)
+		rc = util_err_set(err, errlen, UTIL_EUNAVAIL, "%d report records failed", f->failed);
+	return rc;
+}
+
+/* Array literals of the dirty rows' columns: regions, days, seqs. */
+static int key_arrays(const PGresult *dirty, struct util_buf *a)
+{
+	int rc = 0;
+
+	for (int i = 0; i < PQntuples(dirty) && rc == 0; i++)
+		rc = util_buf_printf(&a[0], "%s\"%s\"", i ? "," : "{",
+				     db_value(dirty, i, "region_code")) ||
+		     util_buf_printf(&a[1], "%s%s", i ? "," : "{", db_value(dirty, i, "day")) ||
+		     util_buf_printf(&a[2], "%s%s", i ? "," : "{", db_value(dirty, i, "seq"));
+	for (int k = 0; k < 3 && rc == 0; k++)
+		rc = util_buf_append_str(&a[k], PQntuples(dirty) ? "}" : "{}");
+	return rc ? UTIL_ENOMEM : 0;
+}
+
+/*
+ * The cells of a round, set-based: two queries for every dirty key, one
+ * record per key, the acks, then one DELETE of the marks whose seq is
+ * unchanged.
+ */
+static int publish_cells(struct report_flusher *f, const PGresult *dirty, int *sent, char *err,
+			 size_t errlen)
+{
+	struct util_buf a[3];
+	const char *v[3];
+	PGresult *tr = NULL, *dr = NULL;
+	int n = PQntuples(dirty), rc;
+
+	if (n == 0)
+		return 0;
+	for (int k = 0; k < 3; k++)
+		util_buf_init(&a[k], 0);
+	rc = key_arrays(dirty, a);
+	for (int k = 0; k < 3; k++)
+		v[k] = a[k].data;
+	if (rc == 0)
+		rc = db_exec(f->db, sql_types_all, 2, v, NULL, &tr, err, errlen);
+	if (rc == 0)
+		rc = db_exec(f->db, sql_region_day_all, 2, v, NULL, &dr, err, errlen);
+	f->failed = 0;
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = send_cell(f, db_value(dirty, i, "region_code"), db_value(dirty, i, "day"), tr,
+			       dr, err, errlen);
+	rc = acked(f, rc, err, errlen);
+	if (rc == 0)
+		rc = db_exec(f->db, sql_del_cells, 3, v, NULL, NULL, err, errlen);
+	if (rc == 0)
+		*sent += n;
 	PQclear(tr);
 	PQclear(dr);
+	for (int k = 0; k < 3; k++)
+		util_buf_release(&a[k]);
 	return rc;
 }
 
@@ -239,29 +339,21 @@ static int send_kim(struct report_flusher *f, const char *kim, char *err, size_t
 	return rc;
 }
 
-/* Publishes the rows of dirty (cells: region, day, seq; kims: kim_id, seq),
- * waits for the acks, then deletes the marks whose seq is unchanged. */
-static int publish(struct report_flusher *f, PGresult *dirty, bool cells, int *sent, char *err,
-		   size_t errlen)
+/* Publishes the dirty KIMs (kim_id, seq), waits for the acks, then deletes
+ * the marks whose seq is unchanged. */
+static int publish_kims(struct report_flusher *f, PGresult *dirty, int *sent, char *err,
+			size_t errlen)
 {
 	int n = PQntuples(dirty), rc = 0;
 
 	f->failed = 0;
 	for (int i = 0; i < n && rc == 0; i++)
-		rc = cells ? send_cell(f, db_value(dirty, i, "region_code"),
-				       db_value(dirty, i, "day"), err, errlen)
-			   : send_kim(f, db_value(dirty, i, "kim_id"), err, errlen);
-	if (kafka_producer_flush(f->prod, 30000) != 0 && rc == 0)
-		rc = util_err_set(err, errlen, UTIL_EUNAVAIL, "report records not acknowledged");
-	if (rc == 0 && f->failed)
-		rc = util_err_set(err, errlen, UTIL_EUNAVAIL, "%d report records failed", f->failed);
+		rc = send_kim(f, db_value(dirty, i, "kim_id"), err, errlen);
+	rc = acked(f, rc, err, errlen);
 	for (int i = 0; i < n && rc == 0; i++) {
-		const char *cv[3] = {db_value(dirty, i, "region_code"), db_value(dirty, i, "day"),
-				     db_value(dirty, i, "seq")};
 		const char *kv[2] = {db_value(dirty, i, "kim_id"), db_value(dirty, i, "seq")};
 
-		rc = cells ? db_exec(f->db, sql_del_cell, 3, cv, NULL, NULL, err, errlen)
-			   : db_exec(f->db, sql_del_kim, 2, kv, NULL, NULL, err, errlen);
+		rc = db_exec(f->db, sql_del_kim, 2, kv, NULL, NULL, err, errlen);
 	}
 	if (rc == 0)
 		*sent += n;
@@ -289,17 +381,31 @@ int report_flush_round(struct report_flusher *f, int limit, int *sent, char *err
 	PQclear(lk);
 	rc = db_exec(f->db, sql_dirty_cells, 1, v, NULL, &cells, err, errlen);
 	if (rc == 0)
-		rc = publish(f, cells, true, sent, err, errlen);
+		rc = publish_cells(f, cells, sent, err, errlen);
 	if (rc == 0)
 		rc = db_exec(f->db, sql_dirty_kims, 1, v, NULL, &kims, err, errlen);
 	if (rc == 0)
-		rc = publish(f, kims, false, sent, err, errlen);
+		rc = publish_kims(f, kims, sent, err, errlen);
 	PQclear(cells);
 	PQclear(kims);
 	if (db_exec(f->db, "SELECT pg_catalog.pg_advisory_unlock(" FLUSH_LOCK_KEY ")", 0, NULL,
 		    NULL, NULL, NULL, 0) != 0)
 		slog_debug("flusher unlock failed", "%s", "conn=lost");
 	return rc;
+}
+
+int report_dirty_drop_unbacked(struct db_conn *c, const char *day, char *err, size_t errlen)
+{
+	static const char sql[] =
+		"WITH s AS (SELECT current_gen AS g FROM simpul.report_state)"
+		" DELETE FROM simpul.report_dirty_cells d USING s WHERE d.day = $1::date"
+		" AND NOT EXISTS (SELECT 1 FROM simpul.report_cells c WHERE c.gen = s.g"
+		"  AND c.region_code = d.region_code AND c.day = d.day)"
+		" AND NOT EXISTS (SELECT 1 FROM simpul.report_region_day r WHERE r.gen = s.g"
+		"  AND r.region_code = d.region_code AND r.day = d.day)";
+	const char *v[1] = {day};
+
+	return db_exec(c, sql, 1, v, NULL, NULL, err, errlen);
 }
 
 int report_mark_all_dirty(struct db_conn *c, int64_t *marked, char *err, size_t errlen)

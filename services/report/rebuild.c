@@ -58,7 +58,7 @@ struct report_rebuild *report_rebuild_new(const struct report_config *cfg)
 	return rb;
 }
 
-static int delete_gen(struct db_conn *c, int gen, char *err, size_t errlen)
+int report_gen_delete(struct db_conn *c, int gen, char *err, size_t errlen)
 {
 	char g[16], sql[128];
 	const char *v[1] = {g};
@@ -142,7 +142,7 @@ static int do_rebuild(struct report_rebuild *rb, struct db_conn *c, char *err, s
 	if (rc == 0)
 		rc = report_mark_all_dirty(c, &marked, err, errlen);
 	if (rc == 0)
-		rc = delete_gen(c, rb->old_gen, err, errlen);
+		rc = report_gen_delete(c, rb->old_gen, err, errlen);
 	return rc;
 }
 
@@ -157,8 +157,9 @@ static void *rebuild_main(void *p)
 		/* abandon: the live consumer stops writing the half-built generation */
 		const char *sql = "UPDATE simpul.report_state SET building_gen = NULL";
 
-		if (db_exec(c, sql, 0, NULL, NULL, NULL, NULL, 0) == 0)
-			(void)delete_gen(c, rb->gen, NULL, 0);
+		if (db_exec(c, sql, 0, NULL, NULL, NULL, NULL, 0) == 0 &&
+		    report_gen_delete(c, rb->gen, NULL, 0) != 0)
+			slog_warn("abandoned generation not deleted", "gen=%d", rb->gen);
 	}
 	db_conn_free(c);
 	pthread_mutex_lock(&rb->mu);
@@ -193,7 +194,7 @@ static int open_gen(struct report_rebuild *rb, char *err, size_t errlen)
 		rb->gen = atoi(db_value(r, 0, "building_gen"));
 		/* leftovers of an abandoned attempt; rows the live consumer added
 		 * since the UPDATE are deleted too, and come back with the replay */
-		rc = delete_gen(c, rb->gen, err, errlen);
+		rc = report_gen_delete(c, rb->gen, err, errlen);
 	}
 	PQclear(r);
 	db_conn_free(c);

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
 
 #include "kafka/kafka.h"
 
@@ -52,6 +53,8 @@ struct report_config {
 	char *group;
 	char *offset_reset;
 	int64_t consumers;
+	int64_t batch_max;     /* events per transaction (1: no batching) */
+	int64_t batch_wait_ms; /* gathering time after a batch's first event */
 	int64_t flush_ms;
 	int64_t cache_ttl_ms;
 	int64_t db_readers;
@@ -86,6 +89,67 @@ extern const size_t report_ntopics;
 __attribute__((warn_unused_result)) int report_apply(struct db_conn *c, int gen,
 						     const struct kafka_message *m, bool *applied,
 						     char *err, size_t errlen);
+
+enum report_event_kind {
+	REPORT_EV_CONTENT = 1, /* submitted or moderated: report_apply_content */
+	REPORT_EV_KIM,
+	REPORT_EV_PUBLISHED,
+	REPORT_EV_DELIVERY,
+};
+
+/*
+ * A decoded, validated event: the SQL function (prepared statement name,
+ * text, parameter count) and its parameters as text. For REPORT_EV_CONTENT
+ * v[] are report_apply_content's ten: gen, event id, content id, region,
+ * kim (NULL), type, submitted ms (NULL), decision (NULL: a submission),
+ * version, decided ms. v[] points into gen/n1..n3 and into msg, which the
+ * event owns: release with report_event_release (also after a failure).
+ */
+struct report_event {
+	enum report_event_kind kind;
+	const char *stmt, *sql;
+	int n;
+	char gen[16], n1[24], n2[24], n3[24];
+	const char *v[10];
+	ProtobufCMessage *msg;
+};
+
+/* Decodes m for generation gen (0: current + building): 0 or UTIL_EINVAL
+ * (poison) with err set. */
+__attribute__((warn_unused_result)) int report_event_decode(int gen, const struct kafka_message *m,
+							    struct report_event *ev, char *err,
+							    size_t errlen);
+void report_event_release(struct report_event *ev);
+/* Applies ev with one function call (inside the caller's transaction if one
+ * is open); errors as report_apply. */
+__attribute__((warn_unused_result)) int report_event_apply(struct db_conn *c,
+							   const struct report_event *ev,
+							   bool *applied, char *err, size_t errlen);
+
+/*
+ * Applies msgs[0..n) to generation gen in ONE transaction on c: the event-id
+ * dedupe, the content facts and the aggregate cells set-based (deltas summed
+ * per cell, rows locked in key order), other events one function call each.
+ * *applied / *dups count new and duplicate events. Returns 0 once committed;
+ * UTIL_EINVAL if any event is poison (nothing written: redo one by one),
+ * UTIL_EUNAVAIL for an outage or a conflict that persisted over retries.
+ */
+__attribute__((warn_unused_result)) int report_apply_batch(struct db_conn *c, int gen,
+							   const struct kafka_message *msgs,
+							   size_t n, size_t *applied,
+							   size_t *dups, char *err,
+							   size_t errlen);
+
+/* Deletes every row of generation gen (facts, cells, dedupe, ...): the
+ * rebuild's clean-up, also used by tests and benchmarks on private ones. */
+__attribute__((warn_unused_result)) int report_gen_delete(struct db_conn *c, int gen, char *err,
+							  size_t errlen);
+/* Deletes the dirty marks of day that no row of the current generation
+ * backs (left by writes into another generation; the flusher would publish
+ * empty records for them). */
+__attribute__((warn_unused_result)) int report_dirty_drop_unbacked(struct db_conn *c,
+								   const char *day, char *err,
+								   size_t errlen);
 
 /* Content type enum value to its name ("berita"...); NULL if unknown. */
 const char *report_content_type_name(int type);

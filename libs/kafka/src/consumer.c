@@ -1,7 +1,8 @@
 /*
- * consumer.c - the at-least-once consumer loop: poll one message, call the
- * handler, store its offset only after success or a DLQ ack, retry with
- * capped backoff (pausing the partitions meanwhile), drain on stop.
+ * consumer.c - the at-least-once consumer loop: poll one message (or gather
+ * a batch), call the handler, store offsets only after success or a DLQ ack,
+ * retry with capped backoff (pausing the partitions meanwhile), drain on
+ * stop. A failed batch is redone message by message.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ struct kafka_consumer {
 	rd_kafka_t *rk;
 	struct kafka_dlq dlq;
 	kafka_handle_fn handle;
+	kafka_batch_fn handle_batch;
 	void *ud;
 	int max_retries;
 	int backoff_initial_ms;
@@ -29,6 +31,14 @@ struct kafka_consumer {
 	const char *cur_topic;
 	int32_t cur_partition;
 	struct kafka_consumer_stats stats;
+	/* batch mode: the messages in hand, their views and drop marks */
+	int batch_max;
+	int batch_wait_ms;
+	size_t nbatch;
+	rd_kafka_message_t **batch;
+	struct kafka_message *views;
+	struct kafka_header *hdrs;   /* KAFKA_MESSAGE_MAX_HEADERS per message */
+	bool *dropped;               /* its partition was revoked: leave it */
 };
 
 static void stat_inc(uint64_t *v)
@@ -84,6 +94,10 @@ static void on_revoke(struct kafka_consumer *c, rd_kafka_topic_partition_list_t 
 
 	slog_info("kafka partitions revoked", "count=%d", parts->cnt);
 	commit_stored(c, "revoke");
+	for (size_t i = 0; i < c->nbatch; i++) /* the new owner gets them */
+		if (parts_contain(parts, rd_kafka_topic_name(c->batch[i]->rkt),
+				  c->batch[i]->partition))
+			c->dropped[i] = true;
 	if (c->paused && c->cur_topic && parts_contain(parts, c->cur_topic, c->cur_partition))
 		c->cur_revoked = true;
 	if (coop) {
@@ -176,12 +190,28 @@ static int subscribe(struct kafka_consumer *c, const struct kafka_consumer_confi
 static void settings_copy(struct kafka_consumer *c, const struct kafka_consumer_config *cfg)
 {
 	c->handle = cfg->handle;
+	c->handle_batch = cfg->handle_batch;
 	c->ud = cfg->ud;
+	c->batch_max = cfg->batch_max > 0 ? (cfg->batch_max > 10000 ? 10000 : cfg->batch_max)
+					  : 500;
+	c->batch_wait_ms = cfg->batch_wait_ms < 0 ? 0 : (cfg->batch_wait_ms ? cfg->batch_wait_ms
+									     : 10);
 	c->max_retries = cfg->max_retries < 0 ? 0 : (cfg->max_retries ? cfg->max_retries : 3);
 	c->backoff_initial_ms = cfg->backoff_initial_ms > 0 ? cfg->backoff_initial_ms : 200;
 	c->backoff_max_ms = cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms : 10000;
 	if (c->backoff_max_ms < c->backoff_initial_ms)
 		c->backoff_max_ms = c->backoff_initial_ms;
+}
+
+static int batch_alloc(struct kafka_consumer *c)
+{
+	size_t n = (size_t)c->batch_max;
+
+	c->batch = calloc(n, sizeof(*c->batch));
+	c->views = calloc(n, sizeof(*c->views));
+	c->hdrs = calloc(n * KAFKA_MESSAGE_MAX_HEADERS, sizeof(*c->hdrs));
+	c->dropped = calloc(n, sizeof(*c->dropped));
+	return c->batch && c->views && c->hdrs && c->dropped ? 0 : UTIL_ENOMEM;
 }
 
 struct kafka_consumer *kafka_consumer_new(const struct kafka_consumer_config *cfg, char *err,
@@ -199,6 +229,10 @@ struct kafka_consumer *kafka_consumer_new(const struct kafka_consumer_config *cf
 		return NULL;
 	}
 	settings_copy(c, cfg);
+	if (c->handle_batch && batch_alloc(c)) {
+		util_err_set(err, errlen, UTIL_ENOMEM, "kafka consumer: out of memory");
+		goto fail;
+	}
 	if (kafka_dlq_init(&c->dlq, cfg->brokers, cfg->group_id, cfg->dlq_suffix, err, errlen))
 		goto fail;
 	conf = kafka_conf_base(cfg->brokers, cfg->client_id ? cfg->client_id : cfg->group_id,
@@ -444,6 +478,133 @@ static void consumer_close(struct kafka_consumer *c)
 	c->closed = true;
 }
 
+/* Destroys the messages in hand. */
+static void batch_clear(struct kafka_consumer *c)
+{
+	for (size_t i = 0; i < c->nbatch; i++)
+		rd_kafka_message_destroy(c->batch[i]);
+	c->nbatch = 0;
+}
+
+/*
+ * Gathers up to batch_max messages: waits up to 100 ms for the first, then
+ * polls until batch_wait_ms after it. Stops early on the stop flag or a
+ * consumer error. Returns 0 (c->nbatch may be 0), or a negative code with
+ * err set when the loop must end (fatal error; the batch is then dropped).
+ */
+static int batch_gather(struct kafka_consumer *c, volatile sig_atomic_t *stop, char *err,
+			size_t errlen)
+{
+	int64_t deadline = 0;
+
+	while (c->nbatch < (size_t)c->batch_max && !*stop) {
+		int timeout = 100, rc;
+		rd_kafka_message_t *rkm;
+
+		if (c->nbatch > 0) {
+			int64_t left = deadline - util_mono_us();
+			timeout = left > 0 ? (int)((left + 999) / 1000) : 0;
+		}
+		rkm = rd_kafka_consumer_poll(c->rk, timeout);
+		if (!rkm) { /* a timeout, or a rebalance served early */
+			if (c->nbatch == 0 || util_mono_us() >= deadline)
+				break;
+			continue;
+		}
+		if (!rkm->err) {
+			if (c->nbatch == 0)
+				deadline = util_mono_us() + (int64_t)c->batch_wait_ms * 1000;
+			c->dropped[c->nbatch] = false;
+			c->batch[c->nbatch++] = rkm;
+			continue;
+		}
+		rc = consumer_error(c, rkm, err, errlen);
+		rd_kafka_message_destroy(rkm);
+		if (rc) {
+			batch_clear(c); /* unstored: re-delivered */
+			return rc;
+		}
+		break; /* handle what is in hand first */
+	}
+	return 0;
+}
+
+/* Removes the messages whose partition was revoked while gathering. */
+static void batch_compact(struct kafka_consumer *c)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < c->nbatch; i++) {
+		if (c->dropped[i])
+			rd_kafka_message_destroy(c->batch[i]);
+		else
+			c->batch[k++] = c->batch[i];
+	}
+	c->nbatch = k;
+	memset(c->dropped, 0, k * sizeof(*c->dropped));
+}
+
+/* Stores, per partition, the batch's highest offset + 1. */
+static void batch_store(struct kafka_consumer *c)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->nbatch);
+	char qtopic[256];
+
+	for (size_t i = 0; i < c->nbatch; i++) {
+		const rd_kafka_message_t *m = c->batch[i];
+		const char *topic = rd_kafka_topic_name(m->rkt);
+		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(l, topic,
+										     m->partition);
+
+		if (!tp)
+			tp = rd_kafka_topic_partition_list_add(l, topic, m->partition);
+		if (tp->offset < m->offset + 1)
+			tp->offset = m->offset + 1;
+	}
+	rd_kafka_offsets_store(c->rk, l); /* per-partition errors below */
+	for (int i = 0; i < l->cnt; i++)
+		if (l->elems[i].err) /* e.g. revoked meanwhile: it will be re-delivered */
+			slog_warn("kafka offset store failed", "topic=%s partition=%" PRId32
+				  " offset=%" PRId64 " code=%s",
+				  slog_quote(qtopic, sizeof qtopic, l->elems[i].topic),
+				  l->elems[i].partition, l->elems[i].offset,
+				  rd_kafka_err2name(l->elems[i].err));
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/*
+ * Calls handle_batch once for the batch in hand; on success stores every
+ * offset, on failure redoes the batch message by message (single-message
+ * guarantees), skipping revoked partitions, until stopped.
+ */
+static void batch_run(struct kafka_consumer *c, volatile sig_atomic_t *stop)
+{
+	char errbuf[512], qerr[512];
+	int rc;
+
+	batch_compact(c);
+	if (c->nbatch == 0)
+		return;
+	for (size_t i = 0; i < c->nbatch; i++) {
+		message_view(c->batch[i], &c->views[i], &c->hdrs[i * KAFKA_MESSAGE_MAX_HEADERS]);
+		c->views[i].attempt = 1;
+	}
+	errbuf[0] = '\0';
+	rc = c->handle_batch(c->ud, c->views, c->nbatch, errbuf, sizeof errbuf);
+	if (rc == 0) {
+		__atomic_fetch_add(&c->stats.processed, (uint64_t)c->nbatch, __ATOMIC_RELAXED);
+		stat_inc(&c->stats.batches);
+		batch_store(c);
+		return;
+	}
+	stat_inc(&c->stats.batch_fallbacks);
+	slog_warn("kafka batch failed, redoing it one by one", "count=%zu code=%s error=%s",
+		  c->nbatch, util_err_name(rc), slog_quote(qerr, sizeof qerr, errbuf));
+	for (size_t i = 0; i < c->nbatch && !*stop && !is_fatal(c); i++)
+		if (!c->dropped[i])
+			process(c, c->batch[i], stop);
+}
+
 int kafka_consumer_run(struct kafka_consumer *c, volatile sig_atomic_t *stop, char *err,
 		       size_t errlen)
 {
@@ -458,6 +619,13 @@ int kafka_consumer_run(struct kafka_consumer *c, volatile sig_atomic_t *stop, ch
 		if (is_fatal(c)) {
 			rc = fatal_error(c, err, errlen);
 			break;
+		}
+		if (c->handle_batch) {
+			rc = batch_gather(c, stop, err, errlen);
+			if (rc == 0)
+				batch_run(c, stop);
+			batch_clear(c);
+			continue;
 		}
 		rkm = rd_kafka_consumer_poll(c->rk, 100);
 		if (!rkm)
@@ -482,6 +650,8 @@ void kafka_consumer_stats(struct kafka_consumer *c, struct kafka_consumer_stats 
 	out->retried = __atomic_load_n(&c->stats.retried, __ATOMIC_RELAXED);
 	out->dead_lettered = __atomic_load_n(&c->stats.dead_lettered, __ATOMIC_RELAXED);
 	out->errors = __atomic_load_n(&c->stats.errors, __ATOMIC_RELAXED);
+	out->batches = __atomic_load_n(&c->stats.batches, __ATOMIC_RELAXED);
+	out->batch_fallbacks = __atomic_load_n(&c->stats.batch_fallbacks, __ATOMIC_RELAXED);
 }
 
 void kafka_consumer_free(struct kafka_consumer *c)
@@ -498,5 +668,9 @@ void kafka_consumer_free(struct kafka_consumer *c)
 			rd_kafka_destroy(c->rk);
 	}
 	kafka_dlq_release(&c->dlq);
+	free(c->batch);
+	free(c->views);
+	free(c->hdrs);
+	free(c->dropped);
 	free(c);
 }

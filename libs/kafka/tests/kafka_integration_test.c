@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -25,6 +27,9 @@
 static char *brokers;
 static char t_main[64], t_main_dlq[80], t_compact[64], t_drain[64], t_drain_dlq[80];
 static char t_retry[64], t_retry_dlq[80];
+static char t_batch[64], t_batch_dlq[80], t_poison[64], t_poison_dlq[80];
+static char t_crash[64], t_crash_dlq[80];
+static const char *self_exe;
 
 static int delivered_ok;
 static int delivered_fail;
@@ -68,13 +73,20 @@ static int setup(void **state)
 	snprintf(t_drain_dlq, sizeof t_drain_dlq, "%s.dlq", t_drain);
 	snprintf(t_retry, sizeof t_retry, "%s.retry", base);
 	snprintf(t_retry_dlq, sizeof t_retry_dlq, "%s.dlq", t_retry);
+	snprintf(t_batch, sizeof t_batch, "%s.batch", base);
+	snprintf(t_batch_dlq, sizeof t_batch_dlq, "%s.dlq", t_batch);
+	snprintf(t_poison, sizeof t_poison, "%s.poison", base);
+	snprintf(t_poison_dlq, sizeof t_poison_dlq, "%s.dlq", t_poison);
+	snprintf(t_crash, sizeof t_crash, "%s.crash", base);
+	snprintf(t_crash_dlq, sizeof t_crash_dlq, "%s.dlq", t_crash);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	const char *names[] = { t_main, t_main_dlq, t_compact, t_drain, t_drain_dlq,
-				t_retry, t_retry_dlq };
+	const char *names[] = { t_main,	 t_main_dlq,   t_compact, t_drain,   t_drain_dlq,
+				t_retry, t_retry_dlq,  t_batch,	  t_batch_dlq, t_poison,
+				t_poison_dlq, t_crash, t_crash_dlq };
 	char err[1024];
 	int rc;
 
@@ -102,7 +114,10 @@ static void test_topics_ensure_idempotent(void **state)
 		{ t_main, 3, 1, false },     { t_main_dlq, 1, 1, false },
 		{ t_compact, 2, 1, true },   { t_drain, 3, 1, false },
 		{ t_drain_dlq, 1, 1, false }, { t_retry, 1, 1, false },
-		{ t_retry_dlq, 1, 1, false },
+		{ t_retry_dlq, 1, 1, false }, { t_batch, 3, 1, false },
+		{ t_batch_dlq, 1, 1, false }, { t_poison, 1, 1, false },
+		{ t_poison_dlq, 1, 1, false }, { t_crash, 1, 1, false },
+		{ t_crash_dlq, 1, 1, false },
 	};
 	const size_t n = sizeof specs / sizeof specs[0];
 	enum kafka_topic_result res[sizeof specs / sizeof specs[0]];
@@ -355,7 +370,310 @@ static void test_stop_drains_and_resumes(void **state)
 	check_order_per_key(&second, 6);
 }
 
-int main(void)
+/* ---- batch mode ---------------------------------------------------------- */
+
+/* A batch consumer's "database": values whose side effect committed, in
+ * commit order (in col.items), and the scripted failures. */
+struct batch_col {
+	struct tu_collector col;     /* items = committed values; stop */
+	size_t want;                 /* stop after this many commits (0: never) */
+	const char *stop_value;      /* stop after committing this value */
+	const char *poison;          /* this value is poison (UTIL_EINVAL) */
+	int unavail_batches;         /* the first N batch calls report an outage */
+	int unavail_single;          /* single calls report an outage up to this attempt */
+	int crash_on_batch;          /* child: _exit right after committing this batch call */
+	FILE *out;                   /* child: "<batch call> <value>" per commit */
+	int batch_calls, single_calls;
+	size_t max_batch;
+};
+
+static bool value_is(const struct kafka_message *m, const char *v)
+{
+	return v && m->value_len == strlen(v) && memcmp(m->value, v, m->value_len) == 0;
+}
+
+static void bc_commit(struct batch_col *bc, const struct kafka_message *m)
+{
+	struct tu_item *it = &bc->col.items[bc->col.n++];
+
+	memset(it, 0, sizeof *it);
+	snprintf(it->value, sizeof it->value, "%.*s", (int)m->value_len, (const char *)m->value);
+	it->partition = m->partition;
+	it->offset = m->offset;
+	if (bc->out) {
+		fprintf(bc->out, "%d %s\n", bc->batch_calls, it->value);
+		fflush(bc->out);
+	}
+	if ((bc->want && bc->col.n >= bc->want) || value_is(m, bc->stop_value))
+		bc->col.stop = 1;
+}
+
+/* All or nothing, like one PostgreSQL transaction. */
+static int bc_batch(void *ud, const struct kafka_message *msgs, size_t n, char *err,
+		    size_t errlen)
+{
+	struct batch_col *bc = ud;
+
+	bc->batch_calls++;
+	if (n > bc->max_batch)
+		bc->max_batch = n;
+	if (bc->batch_calls <= bc->unavail_batches)
+		return util_err_set(err, errlen, UTIL_EUNAVAIL, "database down");
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i].attempt != 1 || bc->col.n + n > TU_MAX_ITEMS)
+			return util_err_set(err, errlen, UTIL_EIO, "unexpected batch");
+		if (value_is(&msgs[i], bc->poison))
+			return util_err_set(err, errlen, UTIL_EINVAL, "poison in batch");
+	}
+	for (size_t i = 0; i < n; i++)
+		bc_commit(bc, &msgs[i]);
+	if (bc->crash_on_batch && bc->batch_calls == bc->crash_on_batch)
+		_exit(3); /* committed, offsets never stored */
+	return 0;
+}
+
+static int bc_single(void *ud, const struct kafka_message *m, char *err, size_t errlen)
+{
+	struct batch_col *bc = ud;
+
+	bc->single_calls++;
+	if (value_is(m, bc->poison))
+		return util_err_set(err, errlen, UTIL_EINVAL, "unparseable payload");
+	if (m->attempt <= bc->unavail_single)
+		return util_err_set(err, errlen, UTIL_EUNAVAIL, "database down");
+	if (bc->col.n >= TU_MAX_ITEMS)
+		return UTIL_EIO;
+	bc_commit(bc, m);
+	return 0;
+}
+
+static struct kafka_consumer *batch_consumer(const char *b, const char *group, const char *topic,
+					     struct batch_col *bc, int batch_max)
+{
+	const char *topics[] = { topic };
+	struct kafka_consumer_config cc = {
+		.brokers = b, .group_id = group, .topics = topics, .ntopics = 1,
+		.handle = bc_single, .handle_batch = bc_batch, .batch_max = batch_max,
+		.ud = bc, .max_retries = 1, .backoff_initial_ms = 20, .backoff_max_ms = 200,
+	};
+	char err[256];
+	struct kafka_consumer *kc = kafka_consumer_new(&cc, err, sizeof err);
+
+	if (!kc)
+		fprintf(stderr, "batch consumer: %s\n", err);
+	return kc;
+}
+
+static int64_t group_lag(const char *group, const char *topic)
+{
+	struct kafka_partition_lag *l = NULL;
+	size_t nl = 0;
+	char err[256];
+	const char *topics[] = { topic };
+	int64_t lag = 0;
+
+	assert_int_equal(kafka_group_lag(brokers, group, topics, 1, 10000, &l, &nl, err,
+					 sizeof err), 0);
+	for (size_t i = 0; i < nl; i++)
+		if (strcmp(l[i].topic, topic) == 0)
+			lag += l[i].lag;
+	free(l);
+	return lag;
+}
+
+/* Every "k<i%nkeys>:<i>" for i < n committed exactly once. */
+static void check_exactly_once(const struct tu_collector *col, int n, int nkeys, const char *skip)
+{
+	for (int i = 0; i < n; i++) {
+		char v[32];
+		int seen = 0;
+
+		snprintf(v, sizeof v, "k%d:%d", i % nkeys, i);
+		for (size_t k = 0; k < col->n; k++)
+			seen += strcmp(col->items[k].value, v) == 0;
+		if (seen != (skip && strcmp(v, skip) == 0 ? 0 : 1))
+			fail_msg("message %s committed %d times", v, seen);
+	}
+}
+
+/* Runs a batch consumer over topic in a new group (its name into group)
+ * until bc stops it; the consumer's counters into st. */
+static void run_batch(struct batch_col *bc, const char *topic, int batch_max, char *group,
+		      size_t glen, struct kafka_consumer_stats *st)
+{
+	struct kafka_consumer *kc;
+
+	tu_unique(group, glen, "it.group.");
+	kc = batch_consumer(brokers, group, topic, bc, batch_max);
+	assert_non_null(kc);
+	assert_int_equal(tu_run(kc, &bc->col, 60000), 0);
+	kafka_consumer_stats(kc, st);
+	kafka_consumer_free(kc);
+}
+
+static void test_batch_commits_then_stores(void **state)
+{
+	static struct batch_col bc;
+	struct kafka_consumer_stats st;
+	char group[64];
+
+	(void)state;
+	produce(t_batch, 300, 6, "trace-batch");
+	memset(&bc, 0, sizeof bc);
+	bc.want = 300;
+	run_batch(&bc, t_batch, 64, group, sizeof group, &st);
+	check_exactly_once(&bc.col, 300, 6, NULL);
+	check_order_per_key(&bc.col, 6);
+	assert_true(bc.max_batch > 1 && bc.max_batch <= 64);
+	assert_int_equal(bc.single_calls, 0);
+	assert_int_equal(st.processed, 300);
+	assert_int_equal(st.batches, (uint64_t)bc.batch_calls);
+	assert_int_equal(st.batch_fallbacks, 0);
+	/* stored after each batch, committed on close: nothing left */
+	assert_int_equal(group_lag(group, t_batch), 0);
+}
+
+/* An outage inside a batch: the batch is redone one by one, each message
+ * retried until the outage ends (2 attempts here); nothing is dead-lettered. */
+static void test_batch_outage_falls_back(void **state)
+{
+	static struct batch_col bc;
+	struct kafka_consumer_stats st;
+	char group[64];
+
+	(void)state;
+	memset(&bc, 0, sizeof bc);
+	bc.want = 300; /* t_batch again, in a new group */
+	bc.unavail_batches = 1;
+	bc.unavail_single = 2;
+	run_batch(&bc, t_batch, 64, group, sizeof group, &st);
+	check_exactly_once(&bc.col, 300, 6, NULL);
+	check_order_per_key(&bc.col, 6);
+	assert_int_equal(st.batch_fallbacks, 1);
+	assert_int_equal(st.dead_lettered, 0);
+	assert_true(st.retried >= 2);
+	assert_true(st.batches >= 1);
+	assert_int_equal(group_lag(group, t_batch), 0);
+}
+
+/* A poison message inside a batch goes to the DLQ; the others commit once. */
+static void test_batch_poison_to_dlq(void **state)
+{
+	static struct batch_col bc;
+	static struct tu_collector dlq;
+	struct kafka_consumer_stats st;
+	struct kafka_consumer *kc;
+	char group[64];
+
+	(void)state;
+	produce(t_poison, 50, 5, "trace-poison");
+	memset(&bc, 0, sizeof bc);
+	bc.want = 49;
+	bc.poison = "k3:13";
+	run_batch(&bc, t_poison, 500, group, sizeof group, &st);
+	check_exactly_once(&bc.col, 50, 5, "k3:13");
+	check_order_per_key(&bc.col, 5);
+	assert_true(st.batch_fallbacks >= 1);
+	assert_int_equal(st.dead_lettered, 1);
+	assert_int_equal(st.processed, 49);
+	assert_int_equal(group_lag(group, t_poison), 0);
+
+	memset(&dlq, 0, sizeof dlq);
+	dlq.want = 1;
+	kc = consumer(group, t_poison_dlq, &dlq);
+	assert_int_equal(tu_run(kc, &dlq, 60000), 0);
+	kafka_consumer_free(kc);
+	assert_int_equal(dlq.n, 1);
+	assert_string_equal(dlq.items[0].value, "k3:13");
+	assert_string_equal(dlq.items[0].h_error, "unparseable payload");
+	assert_string_equal(dlq.items[0].h_src_topic, t_poison);
+	assert_string_equal(dlq.items[0].h_trace, "trace-poison");
+}
+
+/* Child process: consumes t_crash in batches of 10 and dies (_exit) right
+ * after its 2nd batch committed, before the offsets are stored. */
+static int crash_child(const char *b, const char *group, const char *topic, const char *out)
+{
+	static struct batch_col bc;
+	struct kafka_consumer *kc;
+
+	memset(&bc, 0, sizeof bc);
+	bc.crash_on_batch = 2;
+	bc.out = fopen(out, "w");
+	if (!bc.out)
+		return 1;
+	kc = batch_consumer(b, group, topic, &bc, 10);
+	if (!kc)
+		return 1;
+	(void)tu_run(kc, &bc.col, 60000);
+	return 2; /* never reached the crash */
+}
+
+/* A crash mid-batch: the batch's messages are delivered again after a restart. */
+static void test_batch_crash_redelivers(void **state)
+{
+	static struct batch_col bc;
+	char group[64], out[128], line[64];
+	char *argv[7];
+	struct kafka_consumer *kc;
+	int status = 0, crashed = 0;
+	pid_t pid;
+	FILE *f;
+
+	(void)state;
+	produce(t_crash, 40, 4, "trace-crash");
+	tu_unique(group, sizeof group, "it.group.");
+	snprintf(out, sizeof out, "/tmp/%s.out", group);
+	argv[0] = (char *)self_exe;
+	argv[1] = (char *)"--crash-child";
+	argv[2] = brokers;
+	argv[3] = group;
+	argv[4] = t_crash;
+	argv[5] = out;
+	argv[6] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execv(self_exe, argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 3);
+
+	memset(&bc, 0, sizeof bc);
+	bc.stop_value = "k3:39"; /* the last offset of the one partition */
+	kc = batch_consumer(brokers, group, t_crash, &bc, 10);
+	assert_non_null(kc);
+	assert_int_equal(tu_run(kc, &bc.col, 60000), 0);
+	kafka_consumer_free(kc);
+	check_order_per_key(&bc.col, 4);
+	/* every message of the crashed batch is delivered again */
+	f = fopen(out, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f)) {
+		int call = 0;
+		char v[32];
+
+		assert_int_equal(sscanf(line, "%d %31s", &call, v), 2);
+		if (call != 2)
+			continue;
+		crashed++;
+		if (tu_find_value(&bc.col, v) < 0)
+			fail_msg("%s of the crashed batch was not re-delivered", v);
+	}
+	fclose(f);
+	unlink(out);
+	assert_true(crashed >= 1);
+	/* nothing lost: the restart reaches the end with nothing skipped after its start */
+	assert_string_equal(bc.col.items[bc.col.n - 1].value, "k3:39");
+	assert_int_equal(bc.col.items[bc.col.n - 1].offset - bc.col.items[0].offset + 1,
+			 (int64_t)bc.col.n);
+	assert_true(bc.col.items[0].offset <= 10); /* at most batch 1 was committed */
+	assert_int_equal(group_lag(group, t_crash), 0);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ping),
@@ -363,7 +681,14 @@ int main(void)
 		cmocka_unit_test(test_produce_consume_dlq),
 		cmocka_unit_test(test_eunavail_retries_same_message),
 		cmocka_unit_test(test_stop_drains_and_resumes),
+		cmocka_unit_test(test_batch_commits_then_stores),
+		cmocka_unit_test(test_batch_outage_falls_back),
+		cmocka_unit_test(test_batch_poison_to_dlq),
+		cmocka_unit_test(test_batch_crash_redelivers),
 	};
 	slog_init("kafka-it", SLOG_WARN);
+	self_exe = "/proc/self/exe";
+	if (argc == 6 && strcmp(argv[1], "--crash-child") == 0)
+		return crash_child(argv[2], argv[3], argv[4], argv[5]);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -22,6 +22,25 @@
  * simpul-source-topic, simpul-source-partition and simpul-source-offset.
  * If the DLQ produce fails (Kafka trouble), it is retried until it works or
  * the loop is stopped; the offset is never stored before the DLQ ack.
+ *
+ * Batch mode (optional, cfg.handle_batch set): the loop gathers up to
+ * batch_max messages (the first poll waits up to 100 ms, then it keeps
+ * polling until batch_max messages or batch_wait_ms after the first one),
+ * calls handle_batch ONCE for all of them, and stores every offset (per
+ * partition the highest + 1) only after it returned 0. Gathering uses
+ * rd_kafka_consumer_poll, not rd_kafka_consume_batch_queue: in librdkafka
+ * 2.0.x the latter waits for a full batch and has known bugs under
+ * pause/seek/rebalance, which the retry path uses. If handle_batch fails
+ * (any non-zero return), nothing of the batch is stored and the loop falls
+ * back to handle() for each message of that batch, in order, with the exact
+ * single-message guarantees above (retries, UTIL_EUNAVAIL pause and backoff,
+ * poison to the DLQ); so handle_batch must leave nothing durable when it
+ * fails (one transaction, rolled back) or be harmless to repeat (idempotent).
+ * Messages of partitions revoked while the batch was gathered or handled are
+ * dropped unstored (their new owner gets them). A consumer error event ends
+ * the gathering (a fatal one drops the batch unstored and ends the loop); the
+ * stop flag ends the gathering and the batch in hand is still handled (or,
+ * in a fallback, the loop stops after the current message).
  */
 #ifndef KAFKA_CONSUMER_H
 #define KAFKA_CONSUMER_H
@@ -40,14 +59,29 @@
 typedef int (*kafka_handle_fn)(void *ud, const struct kafka_message *m, char *err,
 			       size_t errlen);
 
+/*
+ * Processes msgs[0..n) (n >= 1, in consumption order; per partition in offset
+ * order) as one unit, e.g. in ONE PostgreSQL transaction. Everything is
+ * borrowed for the call (attempt is 1). Return 0 only when the side effects
+ * of all n messages are durable; any other return (with a short reason in
+ * err, logged) makes the loop redo the batch message by message through
+ * kafka_handle_fn, so a failure must leave nothing durable or be idempotent.
+ */
+typedef int (*kafka_batch_fn)(void *ud, const struct kafka_message *msgs, size_t n, char *err,
+			      size_t errlen);
+
 struct kafka_consumer_config {
 	const char *brokers;             /* required */
 	const char *group_id;            /* required, e.g. "simpul-moderate" */
 	const char *client_id;           /* NULL: the group id */
 	const char *const *topics;       /* required, ntopics >= 1; must exist */
 	size_t ntopics;
-	kafka_handle_fn handle;          /* required */
-	void *ud;                        /* passed to handle */
+	kafka_handle_fn handle;          /* required (also the batch fallback) */
+	kafka_batch_fn handle_batch;     /* NULL: one message at a time */
+	int batch_max;                   /* messages per batch; 0: 500; capped at 10000 */
+	int batch_wait_ms;               /* gather wait after the first message;
+					    0: 10; <0: only what is already fetched */
+	void *ud;                        /* passed to handle and handle_batch */
 	int max_retries;                 /* retries for "other" errors; <0: 0; 0: default 3 */
 	int backoff_initial_ms;          /* 0: 200 */
 	int backoff_max_ms;              /* 0: 10000 */
@@ -62,6 +96,8 @@ struct kafka_consumer_stats {
 	uint64_t retried;     /* handler calls that were retries */
 	uint64_t dead_lettered;
 	uint64_t errors;      /* consumer errors reported by librdkafka */
+	uint64_t batches;     /* handle_batch returned 0 */
+	uint64_t batch_fallbacks; /* handle_batch failed: redone one by one */
 };
 
 struct kafka_consumer;
