@@ -1,7 +1,9 @@
 /*
  * loadgen.c - closed-loop HTTP POST load on libcurl multi. Every connection
  * slot owns one easy handle that is re-armed as soon as its answer is in, so
- * each slot keeps one keep-alive TCP connection busy.
+ * each slot keeps one keep-alive TCP connection busy. In open-loop mode
+ * (rate_per_s) a finished slot goes to a free list instead, and requests
+ * are armed from it as they fall due.
  */
 #include "loadgen.h"
 
@@ -33,6 +35,11 @@ struct run {
 	struct slot *slots;
 	uint32_t *lat_us; /* 202 latencies */
 	size_t nlat;
+	uint32_t *rej_us; /* 429/503 latencies */
+	size_t nrej;
+	struct slot **free_slots; /* open loop: idle slots */
+	size_t nfree;
+	uint64_t due;             /* open loop: requests scheduled so far */
 	int64_t t0_us, deadline_us;
 	uint64_t seq;
 };
@@ -145,6 +152,11 @@ static void on_done(struct run *run, CURLMsg *m)
 		if (run->nlat < LATENCY_CAP)
 			run->lat_us[run->nlat++] = (uint32_t)(util_mono_us() - s->started_us);
 	} else {
+		r->status_429 += status == 429;
+		r->status_503 += status == 503;
+		r->status_500 += status == 500;
+		if ((status == 429 || status == 503) && run->nrej < LATENCY_CAP)
+			run->rej_us[run->nrej++] = (uint32_t)(util_mono_us() - s->started_us);
 		if (status >= 200 && status < 300)
 			r->status_2xx_other++;
 		else if (status >= 400 && status < 500)
@@ -162,24 +174,48 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void percentiles(struct run *run)
+static void percentiles(uint32_t *us, size_t n, double *p50, double *p99, double *max)
 {
-	struct loadgen_result *r = run->r;
-
-	if (!run->nlat)
+	if (!n)
 		return;
-	qsort(run->lat_us, run->nlat, sizeof(uint32_t), cmp_u32);
-	r->p50_ms = run->lat_us[(run->nlat - 1) * 50 / 100] / 1000.0;
-	r->p99_ms = run->lat_us[(run->nlat - 1) * 99 / 100] / 1000.0;
-	r->max_ms = run->lat_us[run->nlat - 1] / 1000.0;
+	qsort(us, n, sizeof(uint32_t), cmp_u32);
+	*p50 = us[(n - 1) * 50 / 100] / 1000.0;
+	*p99 = us[(n - 1) * 99 / 100] / 1000.0;
+	*max = us[n - 1] / 1000.0;
+}
+
+/* Open loop: arms every request that fell due (skipping those no idle
+ * slot can take); returns the ms until the next one is due (<= 100). */
+static int issue_due(struct run *run, int *running, int *rc)
+{
+	double rate = run->o->rate_per_s;
+	int64_t now = util_mono_us();
+	uint64_t due_now = (uint64_t)((double)(now - run->t0_us) * rate / 1e6) + 1;
+	int64_t next_us;
+
+	while (run->due < due_now && may_issue(run)) {
+		run->due++;
+		if (!run->nfree) {
+			run->r->skipped++;
+			continue;
+		}
+		*rc = slot_arm(run, run->free_slots[--run->nfree]);
+		if (*rc < 0)
+			return 0;
+		(*running)++;
+	}
+	next_us = run->t0_us + (int64_t)((double)run->due * 1e6 / rate) - now;
+	return next_us <= 0 ? 0 : next_us >= 100000 ? 100 : (int)((next_us + 999) / 1000);
 }
 
 /* Drives the multi handle until every slot is idle and nothing may be issued. */
 static int drive(struct run *run)
 {
 	int running = 1, rc = 0;
+	bool open = run->o->rate_per_s > 0;
 
-	while (running > 0) {
+	while (running > 0 || (open && may_issue(run))) {
+		int wait_ms = 100;
 		CURLMsg *m;
 		int left;
 		if (curl_multi_perform(run->multi, &running) != CURLM_OK)
@@ -190,15 +226,22 @@ static int drive(struct run *run)
 				continue;
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
 			on_done(run, m);
-			if (may_issue(run)) {
+			if (open) {
+				run->free_slots[run->nfree++] = s;
+			} else if (may_issue(run)) {
 				rc = slot_arm(run, s);
 				if (rc < 0)
 					return rc;
 				running++;
 			}
 		}
-		if (running > 0)
-			curl_multi_poll(run->multi, NULL, 0, 100, NULL);
+		if (open) {
+			wait_ms = issue_due(run, &running, &rc);
+			if (rc < 0)
+				return rc;
+		}
+		if (running > 0 || (open && may_issue(run)))
+			curl_multi_poll(run->multi, NULL, 0, wait_ms, NULL);
 	}
 	return 0;
 }
@@ -214,7 +257,9 @@ int loadgen_run(const struct loadgen_opts *o, struct loadgen_result *r, char *er
 	run.multi = curl_multi_init();
 	run.slots = calloc(o->conns, sizeof(*run.slots));
 	run.lat_us = malloc(LATENCY_CAP * sizeof(uint32_t));
-	if (!run.multi || !run.slots || !run.lat_us) {
+	run.rej_us = malloc(LATENCY_CAP * sizeof(uint32_t));
+	run.free_slots = calloc(o->conns, sizeof(*run.free_slots));
+	if (!run.multi || !run.slots || !run.lat_us || !run.rej_us || !run.free_slots) {
 		rc = util_err_set(err, errlen, UTIL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -225,7 +270,9 @@ int loadgen_run(const struct loadgen_opts *o, struct loadgen_result *r, char *er
 	run.deadline_us = o->duration_s > 0 ? run.t0_us + (int64_t)(o->duration_s * 1e6) : 0;
 	for (unsigned i = 0; i < o->conns; i++) {
 		rc = slot_init(&run, &run.slots[i]);
-		if (rc == 0 && may_issue(&run))
+		if (rc == 0 && o->rate_per_s > 0)
+			run.free_slots[run.nfree++] = &run.slots[i];
+		else if (rc == 0 && may_issue(&run))
 			rc = slot_arm(&run, &run.slots[i]);
 		if (rc < 0) {
 			util_err_set(err, errlen, rc, "cannot set up connection slot %u", i);
@@ -236,7 +283,8 @@ int loadgen_run(const struct loadgen_opts *o, struct loadgen_result *r, char *er
 	if (rc < 0)
 		util_err_set(err, errlen, rc, "curl multi loop failed");
 	r->elapsed_s = (util_mono_us() - run.t0_us) / 1e6;
-	percentiles(&run);
+	percentiles(run.lat_us, run.nlat, &r->p50_ms, &r->p99_ms, &r->max_ms);
+	percentiles(run.rej_us, run.nrej, &r->rej_p50_ms, &r->rej_p99_ms, &r->rej_max_ms);
 out:
 	for (unsigned i = 0; run.slots && i < o->conns; i++) {
 		if (run.slots[i].easy) {
@@ -248,5 +296,7 @@ out:
 	curl_multi_cleanup(run.multi);
 	free(run.slots);
 	free(run.lat_us);
+	free(run.rej_us);
+	free(run.free_slots);
 	return rc;
 }

@@ -1,7 +1,10 @@
 /*
  * loadgen.h - an HTTP POST load generator on libcurl's multi interface:
  * N concurrent keep-alive connections, each request with a unique
- * Idempotency-Key, bounded by a duration and a request count.
+ * Idempotency-Key, bounded by a duration and a request count. Closed loop
+ * by default (each connection re-sends as soon as its answer is in); with
+ * rate_per_s set, open loop: requests are due at a fixed rate whatever the
+ * answers, and conns only bounds how many may be outstanding.
  */
 #ifndef BENCH_LOADGEN_H
 #define BENCH_LOADGEN_H
@@ -25,6 +28,7 @@ struct loadgen_opts {
 	double duration_s;      /* stop issuing after this long (0: no limit) */
 	uint64_t max_requests;  /* stop issuing after this many (0: no limit) */
 	long timeout_ms;        /* per request */
+	double rate_per_s;      /* > 0: open loop at this rate; 0: closed loop */
 };
 
 struct loadgen_result {
@@ -35,6 +39,9 @@ struct loadgen_result {
 	double p50_ms, p99_ms, max_ms; /* latency of 202 answers */
 	long first_error_status;
 	char first_error[256];  /* body (or curl error) of the first non-202 */
+	uint64_t status_429, status_503, status_500; /* included in the 4xx/5xx counts */
+	double rej_p50_ms, rej_p99_ms, rej_max_ms;   /* latency of 429 and 503 answers */
+	uint64_t skipped;       /* open loop: due while all conns were busy, not sent */
 };
 
 /*

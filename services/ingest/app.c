@@ -102,6 +102,10 @@ static int start_http(struct ingest_app *app, char *err, size_t errlen)
 	app->http = http_server_new(&hc, routes, n, app->reg, err, errlen);
 	if (!app->http)
 		return UTIL_EINVAL;
+	/* The server's own gauge (same name, kind and labels: the registry
+	 * hands back the existing series), read by ingest_admit. */
+	app->http_in_flight = metrics_gauge_new(app->reg, "http_requests_in_flight",
+						"HTTP requests being processed.", NULL);
 	if (http_server_add_check(app->http, "db", check_db, app) ||
 	    http_server_add_check(app->http, "kafka", check_kafka, app) ||
 	    http_server_add_check(app->http, "redis", check_redis, app))

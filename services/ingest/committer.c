@@ -201,6 +201,16 @@ void ingest_committer_set_notify(struct ingest_committer *c, void (*fn)(void *),
 	c->notify_ud = ud;
 }
 
+/* Admission control (lock held): is the queue too long or too old? */
+static bool overloaded(const struct ingest_committer *c, int64_t now_us)
+{
+	int64_t max_wait_us = c->cfg->queue_max_wait_ms * 1000;
+
+	if (c->depth >= (size_t)c->cfg->queue_max)
+		return true;
+	return max_wait_us > 0 && c->head && now_us - c->head->enqueued_us > max_wait_us;
+}
+
 int ingest_committer_enqueue(struct ingest_committer *c, struct commit_item *it)
 {
 	int rc = 0;
@@ -209,7 +219,7 @@ int ingest_committer_enqueue(struct ingest_committer *c, struct commit_item *it)
 	it->outcome = COMMIT_PENDING;
 	it->enqueued_us = util_mono_us();
 	pthread_mutex_lock(&c->mu);
-	if (c->stopping || c->depth >= (size_t)c->cfg->queue_max) {
+	if (c->stopping || overloaded(c, it->enqueued_us)) {
 		rc = UTIL_EUNAVAIL;
 	} else {
 		if (c->tail)
@@ -224,6 +234,16 @@ int ingest_committer_enqueue(struct ingest_committer *c, struct commit_item *it)
 	if (!rc)
 		metrics_gauge_add(c->m->queue_depth, NULL, 1);
 	return rc;
+}
+
+bool ingest_committer_overloaded(struct ingest_committer *c)
+{
+	bool over;
+
+	pthread_mutex_lock(&c->mu);
+	over = overloaded(c, util_mono_us());
+	pthread_mutex_unlock(&c->mu);
+	return over;
 }
 
 size_t ingest_committer_depth(struct ingest_committer *c)

@@ -45,6 +45,8 @@ struct ingest_config {
 	int64_t commit_max_items;
 	int64_t committers;
 	int64_t queue_max;
+	int64_t queue_max_wait_ms; /* admission: refuse while the queue's head is older */
+	int64_t max_in_flight;     /* admission: refuse writes past this many HTTP requests */
 	int64_t db_readers;
 	int64_t aspirasi_rate_per_min;
 	int64_t aspirasi_burst;
@@ -263,11 +265,15 @@ struct ingest_committer *ingest_committer_new(const struct ingest_config *cfg,
 /* Starts the threads. 0 or UTIL_EIO. */
 __attribute__((warn_unused_result)) int ingest_committer_start(struct ingest_committer *c);
 /*
- * Queues it. 0, or UTIL_EUNAVAIL when the queue is full or stopping (the
- * caller still owns it and replies 503 overloaded).
+ * Queues it. 0, or UTIL_EUNAVAIL when the queue is full, when its oldest
+ * item has waited longer than queue_max_wait_ms (the database is not
+ * keeping up: new work would only wait longer, so it is shed at once), or
+ * when stopping; the caller still owns it and replies 503 overloaded.
  */
 __attribute__((warn_unused_result)) int ingest_committer_enqueue(struct ingest_committer *c,
 								 struct commit_item *it);
+/* True while enqueue would refuse (queue full or its head too old). */
+bool ingest_committer_overloaded(struct ingest_committer *c);
 /* Called after each successful commit that wrote outbox rows. */
 void ingest_committer_set_notify(struct ingest_committer *c, void (*fn)(void *), void *ud);
 /* Drains the queue (every item gets its outcome) and joins the threads. */
@@ -350,6 +356,7 @@ struct ingest_app {
 	struct ingest_relay *relay;
 	struct ingest_intake *intake;
 	struct http_server *http;
+	struct metrics_gauge *http_in_flight; /* the server's http_requests_in_flight */
 };
 
 __attribute__((warn_unused_result)) int ingest_app_start(struct ingest_app *app,
@@ -379,6 +386,15 @@ json_t *ingest_item_result(const struct commit_item *it, int *status);
 __attribute__((warn_unused_result)) int ingest_idem_key(struct http_request *req,
 							char key[INGEST_KEY_MAX + 1],
 							struct ingest_verr *e);
+
+/*
+ * Admission control, first thing in every write route: when more than
+ * max_in_flight HTTP requests are in progress or the committer is
+ * overloaded, replies 503 overloaded (Retry-After: 1) before any parsing,
+ * authentication or database work, and returns UTIL_EUNAVAIL; else 0.
+ */
+__attribute__((warn_unused_result)) int ingest_admit(struct ingest_app *app,
+						     struct http_request *req);
 
 /* Enqueues it and replies when committed (503 overloaded when the queue is
  * full). Takes it (NULL: replies 500). */

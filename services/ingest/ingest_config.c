@@ -41,6 +41,14 @@
 		  "committer threads (one PostgreSQL connection each)" },                          \
 		{ "SIMPUL_INGEST_QUEUE_MAX", CONFIG_INT, "20000", 1, 10000000, false,              \
 		  &(cfg)->queue_max, "queued items before 503 overloaded" },                       \
+		{ "SIMPUL_INGEST_MAX_IN_FLIGHT", CONFIG_INT, "256", 1, 1000000, false,            \
+		  &(cfg)->max_in_flight,                                                           \
+		  "HTTP requests in progress past which a write is refused at once with 503 "      \
+		  "overloaded" },                                                                  \
+		{ "SIMPUL_INGEST_QUEUE_MAX_WAIT_MS", CONFIG_DURATION_MS, "500", 0, 600000, false,  \
+		  &(cfg)->queue_max_wait_ms,                                                       \
+		  "503 overloaded while the oldest queued item has waited longer than this "       \
+		  "(0: only SIMPUL_INGEST_QUEUE_MAX bounds the queue)" },                          \
 		{ "SIMPUL_INGEST_DB_READERS", CONFIG_INT, "4", 1, 64, false, &(cfg)->db_readers,   \
 		  "PostgreSQL connections for reads and token look-ups" },                         \
 		{ "SIMPUL_ASPIRASI_RATE_PER_MIN", CONFIG_INT, "10", 1, 1000000, false,             \

@@ -9,6 +9,7 @@
 
 #include "http/http.h"
 #include "ingest.h"
+#include "metrics/metrics.h"
 #include "slog/slog.h"
 #include "util/err.h"
 
@@ -44,8 +45,21 @@ void ingest_reply_verr(struct ingest_app *app, struct http_request *req,
 	if (e->status == 401)
 		ingest_header(req, "WWW-Authenticate", "Bearer");
 	if (e->status == 503 || e->status == 429)
-		ingest_header(req, "Retry-After", e->status == 503 ? "2" : "1");
+		ingest_header(req, "Retry-After",
+			      e->status == 503 && strcmp(e->code, "overloaded") != 0 ? "2" : "1");
 	http_reply_error(req, e->status, e->code, e->message, e->field[0] ? e->field : NULL);
+}
+
+int ingest_admit(struct ingest_app *app, struct http_request *req)
+{
+	struct ingest_verr e;
+
+	if (metrics_gauge_value(app->http_in_flight, NULL) <= (double)app->cfg->max_in_flight &&
+	    !ingest_committer_overloaded(app->committer))
+		return 0;
+	ingest_verr_set(&e, 503, "overloaded", NULL, "too many pending submissions, retry");
+	ingest_reply_verr(app, req, &e);
+	return UTIL_EUNAVAIL;
 }
 
 bool ingest_content_type_is(struct http_request *req, const char *want)

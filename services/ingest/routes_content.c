@@ -91,6 +91,8 @@ void ingest_route_content_post(struct http_request *req, void *ud)
 	unsigned char hash[32];
 	struct util_slice body = http_request_body(req);
 
+	if (ingest_admit(app, req))
+		return;
 	if (ingest_auth_resolve(app->auth, http_request_header(req, "Authorization"), &p, &e) ||
 	    ingest_idem_key(req, key, &e))
 		goto reject;
@@ -318,6 +320,8 @@ void ingest_route_batch_post(struct http_request *req, void *ud)
 	struct ingest_verr e;
 	struct batch *b = NULL;
 
+	if (ingest_admit(app, req))
+		return;
 	if (batch_check(app, req, &p, &e))
 		goto reject;
 	n = ingest_ndjson_split(body.ptr, body.len, NULL, 0);

@@ -46,6 +46,8 @@ void ingest_route_aspirasi_post(struct http_request *req, void *ud)
 	unsigned char hash[32];
 	int64_t retry_s = 1;
 
+	if (ingest_admit(app, req))
+		return;
 	if (aspirasi_limit(app, req, &retry_s, &e)) {
 		snprintf(ra, sizeof(ra), "%lld", (long long)retry_s);
 		ingest_header(req, "Retry-After", ra);
@@ -88,6 +90,8 @@ void ingest_route_kims_post(struct http_request *req, void *ud)
 	char key[INGEST_KEY_MAX + 1];
 	unsigned char hash[32];
 
+	if (ingest_admit(app, req))
+		return;
 	if (ingest_auth_resolve(app->auth, http_request_header(req, "Authorization"), &p, &e) ||
 	    ingest_auth_may_register(&p, &e) || ingest_idem_key(req, key, &e))
 		goto reject;
