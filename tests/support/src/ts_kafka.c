@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -91,8 +92,17 @@ struct ts_reader *ts_reader_new(const char *brokers, const char *topic, char *er
 		rd_kafka_conf_destroy(conf);
 		goto fail;
 	}
-	if (assign_end(r->rk, topic, err, errlen) < 0)
-		goto fail;
+	/* Right after topics are created (or a broker restarted) partitions may
+	 * have no leader yet: metadata and watermarks fail with a retriable
+	 * error ("not leader for partition") for a while. */
+	for (int i = 0;; i++) {
+		int rc = assign_end(r->rk, topic, err, errlen);
+		if (rc == 0)
+			break;
+		if (rc != UTIL_EUNAVAIL || i >= 120)
+			goto fail;
+		usleep(500 * 1000);
+	}
 	return r;
 fail:
 	ts_reader_free(r);
