@@ -55,20 +55,29 @@ static const char sql_facts[] =
     " decision_ver, decided_at_ms, decision_ms, has_submitted"
     " FROM simpul.report_content WHERE gen = ANY($1::int[]) AND content_id = ANY($2::uuid[])"
     " ORDER BY gen, content_id FOR UPDATE";
-static const char sql_upsert_facts[] =
-    "INSERT INTO simpul.report_content AS f (gen, content_id, region_code, kim_id, type,"
-    " submitted_at, day, decision, decision_ver, decided_at_ms, decision_ms, has_submitted)"
-    " SELECT g, c, r, k, t, pg_catalog.to_timestamp(s / 1000.0),"
-    "  COALESCE(dy::date, simpul.report_day(s)), d, v, dm, dms, hs"
-    " FROM unnest($1::int[], $2::uuid[], $3::text[], $4::uuid[], $5::text[],"
-    "  $6::bigint[], $7::text[], $8::text[], $9::int[], $10::bigint[], $11::bigint[],"
-    "  $12::boolean[]) AS x(g, c, r, k, t, s, dy, d, v, dm, dms, hs)"
-    " ORDER BY g, c"
+#define SQL_FACT_ROWS                                                                            \
+	"INSERT INTO simpul.report_content AS f (gen, content_id, region_code, kim_id, type,"    \
+	" submitted_at, day, decision, decision_ver, decided_at_ms, decision_ms, has_submitted)" \
+	" SELECT g, c, r, k, t, pg_catalog.to_timestamp(s / 1000.0),"                           \
+	"  COALESCE(dy::date, simpul.report_day(s)), d, v, dm, dms, hs"                         \
+	" FROM unnest($1::int[], $2::uuid[], $3::text[], $4::uuid[], $5::text[],"                \
+	"  $6::bigint[], $7::text[], $8::text[], $9::int[], $10::bigint[], $11::bigint[],"      \
+	"  $12::boolean[]) AS x(g, c, r, k, t, s, dy, d, v, dm, dms, hs)"                       \
+	" ORDER BY g, c"
+/* Facts read (and locked) by sql_facts: rewritten in place. */
+static const char sql_update_facts[] =
+    SQL_FACT_ROWS
     " ON CONFLICT ON CONSTRAINT report_content_pkey DO UPDATE SET"
     " region_code = EXCLUDED.region_code, kim_id = EXCLUDED.kim_id, type = EXCLUDED.type,"
     " submitted_at = EXCLUDED.submitted_at, day = EXCLUDED.day, decision = EXCLUDED.decision,"
     " decision_ver = EXCLUDED.decision_ver, decided_at_ms = EXCLUDED.decided_at_ms,"
     " decision_ms = EXCLUDED.decision_ms, has_submitted = EXCLUDED.has_submitted";
+/* Facts that did not exist when read: a row that appeared meanwhile (another
+ * consumer's batch created it) must not be overwritten with a state computed
+ * without it, so it is not touched and the attempt retried (it then reads and
+ * locks that row). */
+static const char sql_insert_facts[] =
+    SQL_FACT_ROWS " ON CONFLICT ON CONSTRAINT report_content_pkey DO NOTHING RETURNING 1";
 static const char sql_cells[] =
     "WITH x AS (SELECT * FROM unnest($1::int[], $2::text[], $3::text[],"
     "  $4::bigint[], $5::text[], $6::int[], $7::int[], $8::int[], $9::int[], $10::int[],"
@@ -344,11 +353,14 @@ static bool fact_same(const struct fact *a, const struct fact *b)
 	       a->has_submitted == b->has_submitted;
 }
 
-/* 4. writes the changed facts. */
-static int upsert_facts(struct db_conn *c, const struct batch *b, char *err, size_t errlen)
+/* 4. writes the changed facts: the new ones (fresh) or the existing ones. A
+ * new fact another transaction created first is UTIL_ECONFLICT (retried). */
+static int write_facts(struct db_conn *c, const struct batch *b, bool fresh, char *err,
+		       size_t errlen)
 {
 	struct util_buf a[12];
 	const char *v[12];
+	PGresult *res = NULL;
 	size_t rows = 0;
 	int rc = 0;
 
@@ -358,7 +370,7 @@ static int upsert_facts(struct db_conn *c, const struct batch *b, char *err, siz
 		const struct item *it = &b->items[i];
 		const struct fact *f = &it->cur;
 
-		if (it->had_old && fact_same(&it->old, &it->cur))
+		if (it->had_old == fresh || (it->had_old && fact_same(&it->old, &it->cur)))
 			continue;
 		rows++;
 		rc = putn(&a[0], true, it->gen) || put(&a[1], it->content) ||
@@ -375,11 +387,16 @@ static int upsert_facts(struct db_conn *c, const struct batch *b, char *err, siz
 		rc = close_all(a, 12);
 	for (int k = 0; k < 12; k++)
 		v[k] = a[k].data;
-	if (rc == 0)
-		rc = db_exec(c, sql_upsert_facts, 12, v, NULL, NULL, err, errlen);
-	else
+	if (rc != 0)
 		rc = UTIL_ENOMEM;
+	else if (!fresh)
+		rc = db_exec(c, sql_update_facts, 12, v, NULL, NULL, err, errlen);
+	else if ((rc = db_exec(c, sql_insert_facts, 12, v, NULL, &res, err, errlen)) == 0 &&
+		 (size_t)PQntuples(res) != rows)
+		rc = util_err_set(err, errlen, UTIL_ECONFLICT,
+				  "report fact created by a concurrent batch");
 out:
+	PQclear(res);
 	for (int k = 0; k < 12; k++)
 		util_buf_release(&a[k]);
 	return rc;
@@ -473,7 +490,9 @@ static int batch_tx(struct db_conn *c, int gen, struct batch *b, size_t *applied
 	if (rc == 0) {
 		apply_events(b);
 		if (b->nitems)
-			rc = upsert_facts(c, b, err, errlen);
+			rc = write_facts(c, b, false, err, errlen);
+		if (rc == 0 && b->nitems)
+			rc = write_facts(c, b, true, err, errlen);
 	}
 	if (rc == 0)
 		rc = update_cells(c, b, err, errlen);

@@ -252,6 +252,7 @@ static bool closed_by_server(struct db_conn *c)
 	for (int i = 0; i < 8 && !c->fatal_seen && poll(&p, 1, 0) > 0; i++) {
 		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK)
 			return true;
+		(void)PQisBusy(c->pg); /* parses what was read: a FATAL reaches on_notice */
 	}
 	return c->fatal_seen;
 }

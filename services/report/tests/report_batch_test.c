@@ -7,9 +7,12 @@
  * another, then replayed in batches of 5 and 64. Facts and cells of both
  * generations must be identical (the batch path has the SQL function's
  * semantics, duplicates and replays count once) and match the known
- * totals; a batch holding a poison event writes nothing. The generations are
+ * totals; a batch holding a poison event writes nothing; two consumers
+ * applying an item's submission and its decision at the same time (different
+ * topics, different threads) count it once. The generations are
  * random numbers far above real ones and are deleted at the end.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,7 +50,7 @@ struct ev {
 static struct db_conn *db;
 static struct ev evs[MAXEV];
 static size_t nev;
-static int gen_a, gen_b;
+static int gen_a, gen_b, gen_c;
 static char day[16], prov[8];
 static long want_sub, want_app, want_rej;
 static int64_t base_ms;
@@ -281,6 +284,72 @@ static void test_poison_batch_writes_nothing(void **state)
 	assert_int_equal(applied, 2);
 }
 
+/* One consumer thread: applies its events one batch each on its own session. */
+struct applier {
+	const char *topic;
+	int failures;
+	char err[512];
+};
+
+static void *apply_topic(void *arg)
+{
+	struct applier *a = arg;
+	const char *url = getenv("SIMPUL_PG_URL");
+	struct db_conn *c =
+	    db_conn_new(url ? url : "postgresql://simpul@127.0.0.1:55432/simpul", a->err,
+	                sizeof(a->err));
+
+	if (!c) {
+		a->failures++;
+		return NULL;
+	}
+	for (size_t i = 0; i < nev; i++) {
+		struct kafka_message m = view(&evs[i]);
+		size_t applied, dups;
+
+		if (strcmp(evs[i].topic, a->topic) != 0)
+			continue;
+		if (report_apply_batch(c, gen_c, &m, 1, &applied, &dups, a->err,
+		                       sizeof(a->err)) != 0)
+			a->failures++;
+	}
+	db_conn_free(c);
+	return NULL;
+}
+
+/* A new item's submission and decision in two concurrent batches: neither
+ * may overwrite the fact the other created (that double-counted it). */
+static void test_concurrent_batches_count_once(void **state)
+{
+	struct applier sub = {.topic = EVENTS_TOPIC_CONTENT_SUBMITTED};
+	struct applier dec = {.topic = EVENTS_TOPIC_CONTENT_MODERATED};
+	pthread_t ts, td;
+	long n = 0;
+	char g[16];
+	const char *v[1] = {g};
+
+	(void)state;
+	for (size_t i = 0; i < nev; i++)
+		free(evs[i].data);
+	nev = 0;
+	for (int i = 0; i < 120 && nev + 2 <= MAXEV; i += 4, n++)
+		item_events(1000 + i, base_ms); /* i % 4 == 0: submitted + approved */
+	assert_int_equal(pthread_create(&ts, NULL, apply_topic, &sub), 0);
+	assert_int_equal(pthread_create(&td, NULL, apply_topic, &dec), 0);
+	pthread_join(ts, NULL);
+	pthread_join(td, NULL);
+	if (sub.failures || dec.failures)
+		fail_msg("apply failed: %s / %s", sub.err, dec.err);
+	snprintf(g, sizeof(g), "%d", gen_c);
+	assert_int_equal(query_long("SELECT count(*) FROM simpul.report_content WHERE gen = $1::int"
+	                            " AND has_submitted AND decision = 'approved'",
+	                            1, v),
+	                 n);
+	assert_int_equal(national(gen_c, "submitted"), n);
+	assert_int_equal(national(gen_c, "approved"), n);
+	assert_int_equal(national(gen_c, "pending"), 0);
+}
+
 static int setup(void **state)
 {
 	const char *url = getenv("SIMPUL_PG_URL");
@@ -297,6 +366,7 @@ static int setup(void **state)
 	srand((unsigned)(time(NULL) ^ getpid()));
 	gen_a = 1000000 + rand() % 1000000 * 2;
 	gen_b = gen_a + 1;
+	gen_c = gen_a + 3000000;
 	snprintf(prov, sizeof(prov), "%d", 40 + rand() % 10);
 	tm.tm_year = 100 + rand() % 20;
 	tm.tm_mon = rand() % 12;
@@ -318,6 +388,7 @@ static int teardown(void **state)
 	(void)state;
 	rc = report_gen_delete(db, gen_a, err, sizeof(err)) ||
 	     report_gen_delete(db, gen_b, err, sizeof(err)) ||
+	     report_gen_delete(db, gen_c, err, sizeof(err)) ||
 	     report_dirty_drop_unbacked(db, day, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "clean-up: %s\n", err);
@@ -332,6 +403,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_batch_equals_one_by_one),
 	    cmocka_unit_test(test_poison_batch_writes_nothing),
+	    cmocka_unit_test(test_concurrent_batches_count_once),
 	};
 
 	slog_init("report-batch-test", SLOG_WARN);
