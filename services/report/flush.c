@@ -56,18 +56,22 @@ static const char sql_dirty_cells[] =
 	" ORDER BY seq LIMIT $1::int";
 static const char sql_dirty_kims[] =
 	"SELECT kim_id::text AS kim_id, seq FROM simpul.report_dirty_kims ORDER BY seq LIMIT $1::int";
-/* Every dirty key of a round at once: per-type sums (with the 'all' rollup)
+/* Every dirty key of a round at once: per-type sums (with the 'all' rollup,
+ * present, zero, also for a key with no content cells: one marked by KIM or
+ * notification events only)
  * and exact p50/p90 over the facts under each prefix, plus the region-day
  * counters. $1 regions, $2 days (parallel arrays). */
 static const char sql_types_all[] =
 	"WITH s AS (SELECT current_gen AS gen FROM simpul.report_state),"
 	" k AS (SELECT DISTINCT * FROM unnest($1::text[], $2::date[]) AS k(region_code, day)),"
-	" c AS (SELECT k.region_code, k.day, COALESCE(c.type, 'all') AS type,"
+	" c AS (SELECT k.region_code, k.day,"
+	"  CASE WHEN GROUPING(c.type) = 1 THEN 'all' ELSE c.type END AS type,"
 	"  pg_catalog.sum(c.submitted) AS submitted, pg_catalog.sum(c.approved) AS approved,"
 	"  pg_catalog.sum(c.rejected) AS rejected, pg_catalog.sum(c.pending) AS pending"
-	"  FROM k JOIN simpul.report_cells c ON c.gen = (SELECT gen FROM s)"
+	"  FROM k LEFT JOIN simpul.report_cells c ON c.gen = (SELECT gen FROM s)"
 	"  AND c.region_code = k.region_code AND c.day = k.day"
-	"  GROUP BY k.region_code, k.day, ROLLUP (c.type)),"
+	"  GROUP BY k.region_code, k.day, ROLLUP (c.type)"
+	"  HAVING GROUPING(c.type) = 1 OR c.type IS NOT NULL),"
 	" p AS (SELECT k.region_code, k.day, COALESCE(f.type, 'all') AS type,"
 	"  pg_catalog.percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY f.decision_ms) AS pct"
 	"  FROM k JOIN simpul.report_content f ON f.gen = (SELECT gen FROM s) AND f.day = k.day"
