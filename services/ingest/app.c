@@ -97,13 +97,16 @@ static int start_http(struct ingest_app *app, char *err, size_t errlen)
 					.per_ip_limit = (int)cfg->per_ip_conns,
 					.max_body = (size_t)cfg->max_body,
 					.shutdown_grace_ms = (int)cfg->shutdown_grace_ms,
-					.service = "ingest"};
+					.service = "ingest",
+					.admit = ingest_admit_early,
+					.admit_ud = app};
 
 	app->http = http_server_new(&hc, routes, n, app->reg, err, errlen);
 	if (!app->http)
 		return UTIL_EINVAL;
 	/* The server's own gauge (same name, kind and labels: the registry
-	 * hands back the existing series), read by ingest_admit. */
+	 * hands back the existing series), read by ingest_admit(_early): it
+	 * counts requests whose body is complete. */
 	app->http_in_flight = metrics_gauge_new(app->reg, "http_requests_in_flight",
 						"HTTP requests being processed.", NULL);
 	if (http_server_add_check(app->http, "db", check_db, app) ||

@@ -388,7 +388,18 @@ __attribute__((warn_unused_result)) int ingest_idem_key(struct http_request *req
 							struct ingest_verr *e);
 
 /*
- * Admission control, first thing in every write route: when more than
+ * Early admission control (the HTTP server's admit hook, called when a
+ * request's headers are in, before its body is read): a POST is shed with
+ * the server's 503 overloaded (Retry-After: 1) when max_in_flight requests
+ * with a complete body are already in progress or the committer is
+ * overloaded. Slow uploads do not count (the server counts a request once
+ * its body is complete), so they cannot make every write answer 503.
+ */
+bool ingest_admit_early(struct http_request *req, void *ud);
+
+/*
+ * Admission control again, first thing in every write route (the body has
+ * arrived meanwhile, possibly slowly, with many others): when more than
  * max_in_flight HTTP requests are in progress or the committer is
  * overloaded, replies 503 overloaded (Retry-After: 1) before any parsing,
  * authentication or database work, and returns UTIL_EUNAVAIL; else 0.

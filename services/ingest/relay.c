@@ -13,11 +13,14 @@
 #include "outbox/outbox.h"
 
 /*
- * The lock key ingest's relay has always used ("the ingest relay"), kept
- * instead of outbox_lock_key("simpul.outbox") so that during a rolling
- * upgrade old and new ingest processes still elect a single publisher.
+ * The lock is the table's (outbox_lock_key("simpul.outbox"), lock_key 0),
+ * the one every relay of simpul.outbox takes (notify's too, which writes
+ * webhook records there): a single publisher among all of them. Before,
+ * ingest used a key of its own (5353390817), so ingest's and notify's
+ * relays were both leaders and published the same rows twice. During a
+ * rolling upgrade from such a version an old and a new ingest may both
+ * publish for a while; consumers dedupe by simpul-event-id.
  */
-#define INGEST_RELAY_LOCK_KEY 5353390817LL
 
 struct ingest_relay {
 	struct outbox_relay *out;
@@ -33,7 +36,7 @@ struct ingest_relay *ingest_relay_new(const struct ingest_config *cfg, struct in
 					 .published_counter = m->published,
 					 .failures_counter = m->relay_failures,
 					 .client_id = "simpul-ingest-relay",
-					 .lock_key = INGEST_RELAY_LOCK_KEY,
+					 .lock_key = 0,
 					 .retention_ms = cfg->outbox_retention_ms,
 					 .batch = 1000,
 					 .idle_ms = 100,

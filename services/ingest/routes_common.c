@@ -50,6 +50,20 @@ void ingest_reply_verr(struct ingest_app *app, struct http_request *req,
 	http_reply_error(req, e->status, e->code, e->message, e->field[0] ? e->field : NULL);
 }
 
+bool ingest_admit_early(struct http_request *req, void *ud)
+{
+	struct ingest_app *app = ud;
+
+	if (strcmp(http_request_method(req), "POST") != 0) /* reads are never shed */
+		return true;
+	/* This request does not count yet: strictly below the cap. */
+	if (metrics_gauge_value(app->http_in_flight, NULL) < (double)app->cfg->max_in_flight &&
+	    !ingest_committer_overloaded(app->committer))
+		return true;
+	ingest_count_rejected(&app->m, "overloaded");
+	return false;
+}
+
 int ingest_admit(struct ingest_app *app, struct http_request *req)
 {
 	struct ingest_verr e;

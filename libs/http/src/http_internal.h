@@ -93,6 +93,8 @@ struct http_request {
 	void *ud;
 	size_t max_body;
 	bool too_big;
+	bool shed;                    /* refused by cfg.admit at the headers */
+	bool counted;                 /* in http_requests_in_flight (MHD thread only) */
 	size_t discarded;             /* upload bytes dropped past the cap */
 	struct util_buf store;        /* name\0value\0 snapshots, see request.c */
 	size_t off_method, off_path, off_route, off_hdrs, off_query, off_params;

@@ -109,6 +109,13 @@ static void builtin_too_big(struct http_request *req, void *ud)
 	http_reply_error(req, 413, "body_too_large", msg, NULL);
 }
 
+static void builtin_overloaded(struct http_request *req, void *ud)
+{
+	if (http_reply_header(req, "Retry-After", "1"))
+		slog_warn("cannot add retry-after header", "id=%s", req->id);
+	http_reply_error(req, 503, "overloaded", "server overloaded, retry later", NULL);
+}
+
 static void builtin_unavailable(struct http_request *req, void *ud)
 {
 	http_reply_error(req, 503, "shutting_down", "the server is shutting down", NULL);
@@ -116,9 +123,18 @@ static void builtin_unavailable(struct http_request *req, void *ud)
 
 /* ---- request flow ---- */
 
-/* Calls fn for req under the reply protocol (adds the handler reference). */
+/*
+ * Calls fn for req under the reply protocol (adds the handler reference).
+ * From here on the request counts in http_requests_in_flight (until its
+ * completion), unless it was shed: only requests whose body is complete
+ * count, so slow uploads cannot inflate the gauge.
+ */
 static void dispatch(struct http_request *req, http_handler_fn fn, void *ud)
 {
+	if (!req->shed && !req->counted) {
+		req->counted = true;
+		metrics_gauge_add(req->srv->m_inflight, NULL, 1);
+	}
 	pthread_mutex_lock(&req->mu);
 	req->state = REQ_DISPATCHED;
 	pthread_mutex_unlock(&req->mu);
@@ -176,7 +192,6 @@ static void track(struct http_server *srv, struct http_request *req, bool *forci
 	srv->active++;
 	*forcing = srv->forcing;
 	pthread_mutex_unlock(&srv->mu);
-	metrics_gauge_add(srv->m_inflight, NULL, 1);
 }
 
 static void untrack(struct http_server *srv, struct http_request *req)
@@ -190,7 +205,8 @@ static void untrack(struct http_server *srv, struct http_request *req)
 		req->next->prev = req->prev;
 	srv->active--;
 	pthread_mutex_unlock(&srv->mu);
-	metrics_gauge_add(srv->m_inflight, NULL, -1);
+	if (req->counted)
+		metrics_gauge_add(srv->m_inflight, NULL, -1);
 }
 
 static bool content_length_over(struct http_request *req)
@@ -269,6 +285,9 @@ static enum MHD_Result first_call(struct http_server *srv, struct MHD_Connection
 		dispatch(req, builtin_too_big, NULL);
 		return queue_or_suspend(req);
 	}
+	/* Early shedding: decided now, answered once the upload is read. */
+	if (req->fn && srv->cfg.admit && !srv->cfg.admit(req, srv->cfg.admit_ud))
+		req->shed = true;
 	return MHD_YES;
 }
 
@@ -288,6 +307,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
+		if (req->shed) {
+			/* discarded, bounded like an over-cap upload */
+			req->discarded += n;
+			return req->discarded <= discard_allowance(req) ? MHD_YES : MHD_NO;
+		}
 		if (!req->too_big && !util_buf_append(&req->body, upload_data, n))
 			return MHD_YES;
 		if (!req->too_big) {
@@ -313,6 +337,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	fn = req->fn;
 	if (req->too_big)
 		fn = builtin_too_big;
+	else if (req->shed)
+		fn = builtin_overloaded;
 	else if (is_forcing(srv)) /* e.g. an upload that ended after the grace */
 		fn = builtin_unavailable;
 	else if (!fn)
@@ -343,8 +369,8 @@ static void account(struct http_server *srv, struct http_request *req, unsigned 
 	snprintf(st, sizeof(st), "%u", status);
 	metrics_counter_inc(srv->m_requests, labels);
 	metrics_histogram_observe(srv->m_duration, labels, secs);
-	/* A 503 from /readyz is an answer, not a failure. */
-	if (status >= 500 && strcmp(route, "/readyz"))
+	/* A 503 from /readyz is an answer, not a failure; nor is shedding. */
+	if (status >= 500 && strcmp(route, "/readyz") && !req->shed)
 		slog_warn("request failed", "method=%s path=%s status=%u dur_ms=%.3f id=%s client=%s",
 			  labels[1], slog_quote(qpath, sizeof(qpath), http_request_path(req)),
 			  status, secs * 1e3, req->id, req->client);

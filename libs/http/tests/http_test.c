@@ -17,6 +17,9 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "http/http.h"
 #include "slog/slog.h"
@@ -755,6 +758,103 @@ static void per_ip_limit_and_timeout(void **state)
 	http_server_free(srv);
 }
 
+/* Opens a connection and sends a POST whose body never completes. */
+static int partial_upload(int port, const char *path)
+{
+	char req[256];
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int n = snprintf(req, sizeof(req),
+			 "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab", path);
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, req, (size_t)n), n);
+	return fd;
+}
+
+/* Slow uploads (headers in, body unfinished) are not in flight. */
+static void slow_uploads_not_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	struct resp r;
+	int fds[8];
+
+	for (int i = 0; i < 8; i++)
+		fds[i] = partial_upload(f->port, "/v1/echo");
+	sleep_ms(200);
+	do_req(f->curl, f->port, "GET", "/metrics", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "http_requests_in_flight 1\n")); /* the GET only */
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	assert_int_equal(atomic_load(&handler_calls), 0);
+}
+
+static atomic_int admit_calls;
+static atomic_bool admit_open;
+
+static bool admit_posts(struct http_request *req, void *ud)
+{
+	atomic_fetch_add(&admit_calls, 1);
+	assert_ptr_equal(ud, &admit_calls);
+	return strcmp(http_request_method(req), "POST") != 0 || atomic_load(&admit_open);
+}
+
+/* The admit hook sheds at the headers: 503 overloaded, no handler, keep-alive. */
+static void admit_hook_sheds(void **state)
+{
+	struct http_server_config cfg = {.bind_addr = "127.0.0.1", .max_body = 1024,
+					 .admit = admit_posts, .admit_ud = &admit_calls};
+	struct metrics_registry *reg = metrics_registry_new();
+	struct http_server *srv;
+	CURL *c = curl_easy_init();
+	struct resp r;
+	int port;
+
+	atomic_store(&admit_calls, 0);
+	atomic_store(&admit_open, false);
+	atomic_store(&handler_calls, 0);
+	srv = start_server(&cfg, reg, &port);
+	do_req(c, port, "POST", "/v1/echo", "{\"a\":1}", NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.body, "{\"error\":{\"code\":\"overloaded\",\"message\":"
+				    "\"server overloaded, retry later\",\"field\":null}}");
+	assert_string_equal(r.retry_after, "1");
+	assert_true(is_hex32(r.rid));
+	/* a larger body, chunked: discarded, still the 503, same connection */
+	{
+		char big[900];
+
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		do_req_ex(c, port, "POST", "/v1/echo", big, strlen(big), NULL, true, &r);
+		assert_int_equal(r.status, 503);
+		assert_int_equal(r.connects, 0);
+	}
+	assert_int_equal(atomic_load(&handler_calls), 0); /* the handler never ran */
+	/* GET is admitted by this hook; unknown paths never reach it */
+	do_req(c, port, "GET", "/healthz", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(atomic_load(&admit_calls), 3);
+	do_req(c, port, "POST", "/nowhere", "x", NULL, &r);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(atomic_load(&admit_calls), 3);
+	/* open again: the same connection's next POST reaches the handler */
+	atomic_store(&admit_open, true);
+	do_req(c, port, "POST", "/v1/echo", "{\"a\":1}", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.connects, 0);
+	assert_int_equal(atomic_load(&handler_calls), 1);
+	do_req(c, port, "GET", "/metrics", NULL, NULL, &r);
+	assert_non_null(strstr(r.body, "http_requests_total{route=\"/v1/echo\",method=\"POST\","
+				       "status=\"503\"} 2\n"));
+	curl_easy_cleanup(c);
+	http_server_free(srv);
+	metrics_registry_free(reg);
+}
+
 static void bad_config_and_patterns(void **state)
 {
 	struct http_server_config cfg = {.bind_addr = "127.0.0.1"};
@@ -813,6 +913,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test(forced_stop_answers_503),
 		cmocka_unit_test(per_ip_limit_and_timeout),
+		cmocka_unit_test_setup_teardown(slow_uploads_not_in_flight, setup, teardown),
+		cmocka_unit_test(admit_hook_sheds),
 		cmocka_unit_test(bad_config_and_patterns),
 		cmocka_unit_test_setup_teardown(port_in_use, setup, teardown),
 	};

@@ -30,12 +30,16 @@
  *       http_request_duration_seconds{route}              histogram
  *       http_requests_in_flight                           gauge
  *     where route is the matched PATTERN ("/v1/content/{id}"), or
- *     "unmatched" for 404s, so cardinality stays bounded.
+ *     "unmatched" for 404s, so cardinality stays bounded. In flight are
+ *     the requests whose body is complete (handed to a handler or a
+ *     built-in answer) and whose connection has not completed them yet;
+ *     uploads still arriving (slow clients) and shed requests are not
+ *     counted, so they cannot inflate it.
  *
  * Every response, errors included, carries X-Request-Id: the incoming
  * X-Request-Id when it is 1..64 chars of [A-Za-z0-9._-], else a generated
  * 32-hex-char id. Keep-alive is on. One debug log line per request, a warn
- * line for each 5xx.
+ * line for each 5xx (except requests shed by the admit hook: debug only).
  *
  * Error JSON (http_reply_error and the built-in errors), exactly:
  *   {"error":{"code":"...","message":"...","field":"..."}}   ("field":null
@@ -58,6 +62,21 @@ struct http_request;
 
 /* A route handler; ud is the route's ud. See the reply contract above. */
 typedef void (*http_handler_fn)(struct http_request *req, void *ud);
+
+/*
+ * Optional admission check (struct http_server_config.admit), called on a
+ * server thread as soon as a request that matched a route has its headers
+ * in: before its body is read and before it counts in
+ * http_requests_in_flight. The request's method, path, route and headers
+ * may be read; it must not be replied to. Returning false sheds it: the
+ * body is read and discarded (never buffered), the handler is not called,
+ * and the server answers
+ *   503 {"error":{"code":"overloaded","message":"server overloaded, retry later","field":null}}
+ * with Retry-After: 1 once the upload ends, keeping the connection alive.
+ * A shed request is logged at debug level only (not the warn line of other
+ * 5xx). Must be quick, non-blocking and thread-safe.
+ */
+typedef bool (*http_admit_fn)(struct http_request *req, void *ud);
 
 /*
  * A readiness check: returns true when ready; may write a short reason
@@ -102,6 +121,8 @@ struct http_server_config {
 	size_t max_body;       /* default body cap in bytes; 0 = 1 MiB */
 	int shutdown_grace_ms; /* http_server_stop() wait; <= 0 = 5000 */
 	const char *service;   /* name for logs; NULL = "http" */
+	http_admit_fn admit;   /* early load shedding (see above); NULL = none */
+	void *admit_ud;        /* passed to admit; borrowed */
 };
 
 /*
