@@ -3,7 +3,9 @@
  * ContentSubmitted events (articles as bodies) at a given rate to
  * kim.content.submitted.v1 and reads kim.content.moderated.v1 (own group,
  * from the end) until every one was decided. Reports decisions/s and the
- * latency from produce to the moderated event's arrival (p50, p99).
+ * latency from produce to the moderated event's arrival (p50, p99), and,
+ * when MODERATE_BENCH_PID names the service, its CPU time over the run
+ * (decisions per service CPU-second: the per-core figure on a shared box).
  * simpul-moderate must be running (bench/moderate/run starts one).
  */
 #include <pthread.h>
@@ -17,6 +19,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "bench.h"
+#include "db/db.h"
 #include "events/codec.h"
 #include "events/meta.h"
 #include "events/topics.h"
@@ -140,6 +143,70 @@ static bool wait_warm(struct run *r, struct kafka_producer *prod, const char *re
 	return false;
 }
 
+/* utime + stime of process pid in seconds (/proc/PID/stat); -1 if unknown. */
+static double proc_cpu_seconds(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the command may contain spaces */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * The decisions as stored in PostgreSQL, before the outbox relay: how many
+ * of the run's items have a row, the rate from the first submission to the
+ * last insert, and submitted->stored latency. Whoever inserted first counts
+ * (the stack's own moderate consumes the same topic).
+ */
+static void report_stored(const struct run *r)
+{
+	static const char sql[] =
+		"SELECT count(*), extract(epoch FROM max(created_at) - min(submitted_at)),"
+		" percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM created_at -"
+		"  submitted_at) * 1000),"
+		" percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM created_at -"
+		"  submitted_at) * 1000)"
+		" FROM simpul.moderation_items WHERE item_id >= $1::uuid AND item_id < $2::uuid";
+	const char *url = getenv("SIMPUL_PG_URL");
+	char lo[37], hi[37], err[256];
+	const char *v[2] = {lo, hi};
+	struct db_conn *db = db_conn_new(url ? url : "postgresql://simpul@127.0.0.1:55432/simpul",
+					 err, sizeof(err));
+	PGresult *res = NULL;
+
+	item_id(lo, r->tag, 0);
+	item_id(hi, r->tag, r->n);
+	if (db && db_exec(db, sql, 2, v, NULL, &res, err, sizeof(err)) == 0 &&
+	    PQntuples(res) == 1 && !PQgetisnull(res, 0, 1)) {
+		double secs = strtod(PQgetvalue(res, 0, 1), NULL);
+		long long k = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+
+		printf("stored (decision committed, before the outbox relay): %lld in %.2f s: %.0f "
+		       "decisions/s; submitted->stored p50=%.1f ms p99=%.1f ms\n",
+		       k, secs, secs > 0 ? (double)k / secs : 0.0,
+		       strtod(PQgetvalue(res, 0, 2), NULL), strtod(PQgetvalue(res, 0, 3), NULL));
+	} else {
+		fprintf(stderr, "stored: cannot read: %s\n", err);
+	}
+	PQclear(res);
+	db_conn_free(db);
+}
+
 static void report(struct run *r, int64_t t0, double rate)
 {
 	double secs = (double)(r->last_us - t0) / 1e6;
@@ -172,6 +239,8 @@ int bench_kafka(const char *brokers, const struct article *a, size_t n, double r
 	struct reader rd = {NULL, &r};
 	pthread_t th;
 	int64_t t0, deadline;
+	long svc_pid;
+	double cpu0, cpu1;
 
 	(void)util_random_bytes(&r.tag, sizeof(r.tag));
 	snprintf(group, sizeof(group), "moderate-bench-%08x", r.tag);
@@ -189,6 +258,8 @@ int bench_kafka(const char *brokers, const struct article *a, size_t n, double r
 		pthread_join(th, NULL);
 		return 1;
 	}
+	svc_pid = getenv("MODERATE_BENCH_PID") ? strtol(getenv("MODERATE_BENCH_PID"), NULL, 10) : 0;
+	cpu0 = proc_cpu_seconds(svc_pid);
 	t0 = util_mono_us();
 	for (size_t i = 0; i < n; i++) {
 		char id[37];
@@ -216,9 +287,15 @@ int bench_kafka(const char *brokers, const struct article *a, size_t n, double r
 			break;
 		usleep(20000);
 	}
+	cpu1 = proc_cpu_seconds(svc_pid);
 	r.stop = 1;
 	pthread_join(th, NULL);
 	report(&r, t0, rate);
+	report_stored(&r);
+	if (cpu0 >= 0 && cpu1 > cpu0)
+		printf("service cpu: %.2f s (user+system, all its threads): %.0f decisions per "
+		       "service cpu-second\n",
+		       cpu1 - cpu0, (double)r.done / (cpu1 - cpu0));
 	kafka_consumer_free(rd.c);
 	kafka_producer_free(prod);
 	free(r.sent_us);

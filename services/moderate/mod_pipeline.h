@@ -38,6 +38,22 @@ void mod_pipeline_stats(struct mod_pipeline *p, struct kafka_consumer_stats *out
 void mod_pipeline_wake_relay(struct mod_pipeline *p);
 
 /*
+ * The consumers' libs/kafka handlers (one message; a batch, see pipeline.c),
+ * ud being a struct mod_worker. mod_worker_new makes one without a Kafka
+ * consumer (its own PostgreSQL connection and text workspace) so tests can
+ * drive the handlers directly. NULL with err set.
+ */
+struct mod_worker *mod_worker_new(struct mod_pipeline *p, char *err, size_t errlen);
+void mod_worker_free(struct mod_worker *w);
+__attribute__((warn_unused_result)) int mod_pipeline_handle(void *ud,
+							    const struct kafka_message *m,
+							    char *err, size_t errlen);
+__attribute__((warn_unused_result)) int mod_pipeline_handle_batch(void *ud,
+								  const struct kafka_message *msgs,
+								  size_t n, char *err,
+								  size_t errlen);
+
+/*
  * Learns one ModerationFeedback (approve: good, reject: bad) into
  * simpul.moderation_bayes once per event id (simpul.moderation_bayes_learned).
  * The reloader picks the new counts up.

@@ -43,6 +43,25 @@ __attribute__((warn_unused_result)) int mod_store_auto(struct db_conn *db,
 						       const struct mod_result *r, json_t *outbox,
 						       bool *inserted, char *err, size_t errlen);
 
+/* One decision of a batch; everything borrowed. */
+struct mod_store_item {
+	const struct mod_auto_row *row;
+	const struct mod_result *r;
+	json_t *outbox;  /* rows from mod_outbox_* */
+	bool *inserted;  /* out: false when already decided (or a repeat in the batch) */
+};
+
+/*
+ * Writes items[0..n) (each as mod_store_auto) in ONE statement: all or
+ * nothing. A repeat of one (item_id, version) inside the batch is stored
+ * once, the first. A deadlock with an older moderate is retried a few times.
+ * 0 (n == 0 included), UTIL_EINVAL (an item is not storable, e.g. invalid
+ * UTF-8, or a constraint), or a db error code.
+ */
+__attribute__((warn_unused_result)) int mod_store_auto_many(struct db_conn *db,
+							    struct mod_store_item *items,
+							    size_t n, char *err, size_t errlen);
+
 /* Group commit (committer.c): a thread writing waiting items in one
  * transaction. Thread-safe; mod_committer_store blocks until the item's
  * fate is known and returns as mod_store_auto would. */

@@ -7,8 +7,9 @@
  * kim.registry.v1, scores the text (score.c: list matches through libs/text,
  * PII, links, spam shape, Bayes; nearby.c: near-duplicates and flooding in
  * Redis), picks approve/review/reject from the thresholds (policy.c) and
- * writes item + signals + audit + outbox rows in ONE statement (store.c),
- * group-committed with other consumers' items (committer.c).
+ * writes item + signals + audit + outbox rows in ONE statement (store.c):
+ * a whole consumer batch at once (its Redis checks are three round trips),
+ * or one message group-committed with other consumers' items (committer.c).
  * libs/outbox's relay (started in app.c) publishes simpul.moderation_outbox.
  * Human review is HTTP (review.c, routes.c).
  */
@@ -313,16 +314,26 @@ void mod_state_put(struct mod_state *s, struct mod_snapshot *snap);
 
 /* ---- near-duplicates and flooding in Redis (nearby.c) ---- */
 
+/* One item of a batch checked against Redis; strings borrowed. */
+struct mod_nearby_item {
+	const char *item_id;
+	const char *kim_id, *author_id; /* "" or NULL: none */
+	struct mod_result *r;           /* its simhash/nfeatures; signals added */
+};
+
 /*
- * Adds NEAR_DUPLICATE when a fingerprint within TEXT_SIMHASH_NEAR bits of
- * fp was seen for another item in the last window_ms (4 bands of 16 bits in
- * Redis: any such pair shares a band), then records fp for item_id.
- * Adds FLOOD_KIM / FLOOD_AUTHOR when one KIM or author exceeds per_min.
- * Redis down: no signal (logged by libs/cache), never an error.
+ * For items[0..n) in order, as if checked one after the other: adds
+ * NEAR_DUPLICATE when a fingerprint within TEXT_SIMHASH_NEAR bits of the
+ * item's was seen for another item in the last window_ms (4 bands of 16
+ * bits in Redis: any such pair shares a band; earlier items of the batch
+ * count), then records the item's; adds FLOOD_KIM (or FLOOD_AUTHOR for an
+ * item without KIM) when one KIM or author exceeds per_min (burst). Three
+ * Redis round trips whatever n is. Redis down, also part-way: no
+ * near-duplicate signal, flooding from libs/cache's in-process buckets;
+ * never an error.
  */
-void mod_nearby_check(struct cache *c, struct mod_result *r, const char *item_id, uint64_t fp,
-		      size_t nfeatures, int64_t window_ms, const char *kim_id,
-		      const char *author_id, int64_t per_min, int64_t burst);
+void mod_nearby_check_many(struct cache *c, struct mod_nearby_item *items, size_t n,
+			   int64_t window_ms, int64_t per_min, int64_t burst);
 
 /* ---- the service (app.c) ---- */
 

@@ -4,7 +4,8 @@
  * (action "registered") and kim.moderation.feedback.v1 (classifier
  * training). Each thread owns a consumer, a PostgreSQL connection and a
  * text workspace. Messages come in batches (libs/kafka's batch handler):
- * each is scored, then the batch's decisions are stored in ONE transaction.
+ * each is scored, the batch is checked against Redis in three round trips,
+ * then its decisions are stored in ONE statement.
  * Bad events return UTIL_EINVAL (dead-lettered), an outage UTIL_EUNAVAIL
  * (retried, never dead-lettered), both through the loop's one-by-one
  * fallback for the batch that failed.
@@ -24,6 +25,14 @@
 
 #define MAX_TEXT (2u << 20)
 
+/* A message by its place in the log (the topic name is libs/kafka's, valid
+ * while the batch is in hand). */
+struct done_mark {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+};
+
 struct mod_worker {
 	struct mod_pipeline *p;
 	struct db_conn *db;
@@ -31,6 +40,10 @@ struct mod_worker {
 	struct kafka_consumer *consumer;
 	pthread_t thread;
 	bool started;
+	/* the last batch's messages already stored when it failed for its
+	 * poison alone: libs/kafka's one-by-one redo of it skips them */
+	struct done_mark *done;
+	size_t ndone;
 };
 
 static int db_code(int rc)
@@ -60,11 +73,14 @@ static int check_content(const Simpul__V1__ContentSubmitted *cs, char *err, size
 /*
  * One automatic decision on its way to PostgreSQL: the unpacked event (which
  * owns the strings row points to), the scoring result, the packed masked
- * payload and the outbox rows. Prepared (scored) first, then stored alone or
- * with the rest of a batch in one transaction. Release with job_release.
+ * payload and the outbox rows. Decoded, scored, checked against Redis (with
+ * the rest of its batch) and decided, then stored alone or with the rest of
+ * a batch in one statement. Release with job_release.
  */
 struct mod_job {
 	ProtobufCMessage *event;
+	Simpul__V1__ContentSubmitted *cs; /* content to decide, or NULL */
+	Simpul__V1__RegistryEvent *re;    /* a registration to review, or NULL */
 	Simpul__V1__Content masked;
 	struct mod_result r;
 	struct util_buf packed;
@@ -92,30 +108,91 @@ static void job_release(struct mod_job *j)
 	j->rows = NULL;
 }
 
-/* Scores and decides one content version into j (nothing stored yet). */
-static int prepare_content(struct mod_worker *w, Simpul__V1__ContentSubmitted *cs,
-			   struct mod_job *j, char *err, size_t errlen)
+static int check_registry(Simpul__V1__RegistryEvent *re, char *err, size_t errlen)
 {
-	Simpul__V1__Content *c = cs->content;
-	struct mod_snapshot snap;
-	struct mod_score_ctx sc;
-	enum mod_decision d = MOD_REVIEW;
+	if (events_meta_validate(re->meta, err, errlen) != 0)
+		return UTIL_EINVAL;
+	if (strcmp(re->action, "registered") != 0)
+		return 0; /* our own verified/rejected, or later changes */
+	if (!re->kim || !util_uuid_valid(re->kim->id) || !re->kim->region_code[0] ||
+	    strlen(re->kim->region_code) > 31)
+		return util_err_set(err, errlen, UTIL_EINVAL, "registry: missing kim id or region");
+	return 0;
+}
+
+/*
+ * Unpacks and validates m into j (no side effect): j->cs for content, j->re
+ * for a registration, neither when there is nothing to do. UTIL_EINVAL:
+ * poison.
+ */
+static int decode(const struct kafka_message *m, struct mod_job *j, char *err, size_t errlen)
+{
 	int rc;
 
-	mod_state_acquire(w->p->state, &snap);
-	sc = (struct mod_score_ctx){snap.rules, snap.bayes, snap.regions,
-				    w->p->cfg->bayes_min_learns};
-	rc = mod_score(&sc, w->wk, c->title, strlen(c->title), c->body, strlen(c->body), &j->r);
-	if (rc == 0) {
-		mod_nearby_check(w->p->cache, &j->r, c->id, j->r.simhash, j->r.nfeatures,
-				 w->p->cfg->dup_window_ms, c->kim_id, c->author_id,
-				 w->p->cfg->flood_per_min, w->p->cfg->flood_burst);
-		d = mod_policy_decide(snap.policy, c->region_code, j->r.total);
+	if (!strcmp(m->topic, EVENTS_TOPIC_CONTENT_SUBMITTED)) {
+		Simpul__V1__ContentSubmitted *cs = (Simpul__V1__ContentSubmitted *)events_unpack(
+			&simpul__v1__content_submitted__descriptor, m->value, m->value_len, 0, err,
+			errlen);
+
+		if (!cs)
+			return UTIL_EINVAL;
+		j->event = &cs->base;
+		rc = check_content(cs, err, errlen);
+		j->cs = rc == 0 ? cs : NULL;
+		return rc;
 	}
-	mod_state_put(w->p->state, &snap);
+	if (!strcmp(m->topic, EVENTS_TOPIC_REGISTRY)) {
+		Simpul__V1__RegistryEvent *re = (Simpul__V1__RegistryEvent *)events_unpack(
+			&simpul__v1__registry_event__descriptor, m->value, m->value_len, 0, err,
+			errlen);
+
+		if (!re)
+			return UTIL_EINVAL;
+		j->event = &re->base;
+		rc = check_registry(re, err, errlen);
+		j->re = rc == 0 && !strcmp(re->action, "registered") ? re : NULL;
+		return rc;
+	}
+	return 0;
+}
+
+/* The item a job decides: id and version. False when it decides nothing. */
+static bool job_key(const struct mod_job *j, const char **id, int *version)
+{
+	if (j->cs) {
+		*id = j->cs->content->id;
+		*version = j->cs->content->version;
+	} else if (j->re) {
+		*id = j->re->kim->id;
+		*version = 1;
+	}
+	return j->cs || j->re;
+}
+
+/* Scores a content job's text (no I/O). */
+static int score(struct mod_worker *w, const struct mod_snapshot *snap, struct mod_job *j,
+		 char *err, size_t errlen)
+{
+	const Simpul__V1__Content *c = j->cs->content;
+	struct mod_score_ctx sc = {snap->rules, snap->bayes, snap->regions,
+				   w->p->cfg->bayes_min_learns};
+	int rc = mod_score(&sc, w->wk, c->title, strlen(c->title), c->body, strlen(c->body), &j->r);
+
 	if (rc != 0)
 		return util_err_set(err, errlen, rc == UTIL_ETOOBIG ? UTIL_EINVAL : rc,
 				    "scoring failed: %s", util_err_name(rc));
+	return 0;
+}
+
+/* Decides a scored content job: its row, masked payload and outbox rows. */
+static int finish_content(const struct mod_snapshot *snap, struct mod_job *j, char *err,
+			  size_t errlen)
+{
+	Simpul__V1__ContentSubmitted *cs = j->cs;
+	Simpul__V1__Content *c = cs->content;
+	enum mod_decision d = mod_policy_decide(snap->policy, c->region_code, j->r.total);
+	int rc;
+
 	j->masked = *c;
 	j->masked.title = j->r.masked_title;
 	j->masked.body = j->r.masked_body;
@@ -141,19 +218,11 @@ static int prepare_content(struct mod_worker *w, Simpul__V1__ContentSubmitted *c
 }
 
 /* A registration always goes to human review. */
-static int prepare_registry(Simpul__V1__RegistryEvent *re, struct mod_job *j, char *err,
-			    size_t errlen)
+static int finish_registry(struct mod_job *j, char *err, size_t errlen)
 {
-	int rc;
+	Simpul__V1__RegistryEvent *re = j->re;
+	int rc = events_pack(&re->kim->base, 0, &j->packed, err, errlen);
 
-	if (events_meta_validate(re->meta, err, errlen) != 0)
-		return UTIL_EINVAL;
-	if (strcmp(re->action, "registered") != 0)
-		return 0; /* our own verified/rejected, or later changes */
-	if (!re->kim || !util_uuid_valid(re->kim->id) || !re->kim->region_code[0] ||
-	    strlen(re->kim->region_code) > 31)
-		return util_err_set(err, errlen, UTIL_EINVAL, "registry: missing kim id or region");
-	rc = events_pack(&re->kim->base, 0, &j->packed, err, errlen);
 	if (rc == 0 && !mod_result_add(&j->r, "KIM_REGISTRATION", 0,
 				       "registrations are always reviewed"))
 		rc = UTIL_ENOMEM;
@@ -171,36 +240,45 @@ static int prepare_registry(Simpul__V1__RegistryEvent *re, struct mod_job *j, ch
 }
 
 /*
- * Decodes and validates m, then scores it into j (content) or builds its
- * review row (registry). j->ready is false when there is nothing to store.
- * UTIL_EINVAL: poison.
+ * Takes decoded jobs to their rows: scores every content job, checks them
+ * all against Redis at once (nearby.c: three round trips for the batch),
+ * then decides each. Jobs without cs/re are left alone.
  */
-static int prepare(struct mod_worker *w, const struct kafka_message *m, struct mod_job *j,
-		   char *err, size_t errlen)
+static int decide_jobs(struct mod_worker *w, struct mod_job *jobs, size_t n, char *err,
+		       size_t errlen)
 {
-	if (!strcmp(m->topic, EVENTS_TOPIC_CONTENT_SUBMITTED)) {
-		Simpul__V1__ContentSubmitted *cs = (Simpul__V1__ContentSubmitted *)events_unpack(
-			&simpul__v1__content_submitted__descriptor, m->value, m->value_len, 0, err,
-			errlen);
-		int rc;
+	struct mod_nearby_item *near = calloc(n ? n : 1, sizeof(*near));
+	struct mod_snapshot snap;
+	size_t nn = 0;
+	int rc = near ? 0 : UTIL_ENOMEM;
 
-		if (!cs)
-			return UTIL_EINVAL;
-		j->event = &cs->base;
-		rc = check_content(cs, err, errlen);
-		return rc ? rc : prepare_content(w, cs, j, err, errlen);
-	}
-	if (!strcmp(m->topic, EVENTS_TOPIC_REGISTRY)) {
-		Simpul__V1__RegistryEvent *re = (Simpul__V1__RegistryEvent *)events_unpack(
-			&simpul__v1__registry_event__descriptor, m->value, m->value_len, 0, err,
-			errlen);
+	if (rc == 0) {
+		mod_state_acquire(w->p->state, &snap);
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			const Simpul__V1__Content *c = jobs[i].cs ? jobs[i].cs->content : NULL;
 
-		if (!re)
-			return UTIL_EINVAL;
-		j->event = &re->base;
-		return prepare_registry(re, j, err, errlen);
+			if (!c)
+				continue;
+			rc = score(w, &snap, &jobs[i], err, errlen);
+			near[nn++] = (struct mod_nearby_item){c->id, c->kim_id, c->author_id,
+							      &jobs[i].r};
+		}
+		mod_state_put(w->p->state, &snap);
 	}
-	return 0;
+	if (rc == 0)
+		mod_nearby_check_many(w->p->cache, near, nn, w->p->cfg->dup_window_ms,
+				      w->p->cfg->flood_per_min, w->p->cfg->flood_burst);
+	free(near);
+	if (rc != 0)
+		return rc;
+	mod_state_acquire(w->p->state, &snap);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (jobs[i].cs)
+			rc = finish_content(&snap, &jobs[i], err, errlen);
+		else if (jobs[i].re)
+			rc = finish_registry(&jobs[i], err, errlen);
+	mod_state_put(w->p->state, &snap);
+	return rc;
 }
 
 static void job_done(struct mod_worker *w, const struct mod_job *j)
@@ -233,18 +311,32 @@ static int store_one(struct mod_worker *w, struct mod_job *j, char *err, size_t 
 	return rc ? db_code(rc) : 0;
 }
 
-static int handle(void *ud, const struct kafka_message *m, char *err, size_t errlen)
+/* True when m was stored by the batch this redo comes from. */
+static bool already_done(const struct mod_worker *w, const struct kafka_message *m)
+{
+	for (size_t i = 0; i < w->ndone; i++)
+		if (w->done[i].offset == m->offset && w->done[i].partition == m->partition &&
+		    !strcmp(w->done[i].topic, m->topic))
+			return true;
+	return false;
+}
+
+int mod_pipeline_handle(void *ud, const struct kafka_message *m, char *err, size_t errlen)
 {
 	struct mod_worker *w = ud;
 	struct mod_job j;
 	int rc;
 
+	if (already_done(w, m))
+		return 0;
 	if (!m->value)
 		return util_err_set(err, errlen, UTIL_EINVAL, "empty message");
 	if (!strcmp(m->topic, EVENTS_TOPIC_MODERATION_FEEDBACK))
 		return mod_feedback_learn(w->p, w->db, w->wk, m, err, errlen);
 	job_init(&j);
-	rc = prepare(w, m, &j, err, errlen);
+	rc = decode(m, &j, err, errlen);
+	if (rc == 0)
+		rc = decide_jobs(w, &j, 1, err, errlen);
 	if (rc == 0)
 		rc = store_one(w, &j, err, errlen);
 	if (rc == 0)
@@ -253,63 +345,137 @@ static int handle(void *ud, const struct kafka_message *m, char *err, size_t err
 	return rc;
 }
 
-/* Stores the prepared jobs in ONE transaction on the worker's connection. */
+/* Stores the batch's decisions in ONE statement on the worker's connection. */
 static int store_batch(struct mod_worker *w, struct mod_job *jobs, size_t n, char *err,
 		       size_t errlen)
 {
-	int rc = db_begin(w->db, err, errlen);
+	struct mod_store_item *items = calloc(n ? n : 1, sizeof(*items));
+	size_t k = 0;
+	int rc;
 
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (jobs[i].ready)
-			rc = mod_store_auto(w->db, &jobs[i].row, &jobs[i].r, jobs[i].rows,
-					    &jobs[i].inserted, err, errlen);
-	if (rc == 0) {
-		rc = db_commit(w->db, err, errlen); /* always ends the transaction */
-		return rc ? db_code(rc) : 0;
-	}
-	db_rollback(w->db, NULL, 0);
+	if (!items)
+		return UTIL_ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		jobs[i].inserted = false;
-	return db_code(rc);
+		if (jobs[i].ready)
+			items[k++] = (struct mod_store_item){&jobs[i].row, &jobs[i].r, jobs[i].rows,
+							     &jobs[i].inserted};
+	rc = mod_store_auto_many(w->db, items, k, err, errlen);
+	free(items);
+	return rc ? db_code(rc) : 0;
+}
+
+/* Drops a repeat of an earlier job's item (id, version) in the batch: the
+ * first one decides, as if they had come one after the other. */
+static void drop_repeats(struct mod_job *jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *id, *other;
+		int v, ov;
+
+		if (!job_key(&jobs[i], &id, &v))
+			continue;
+		for (size_t k = 0; k < i; k++)
+			if (job_key(&jobs[k], &other, &ov) && v == ov && !strcmp(id, other)) {
+				jobs[i].cs = NULL;
+				jobs[i].re = NULL;
+				break;
+			}
+	}
+}
+
+/* Decodes every message (no side effect) and learns the feedback; a poison
+ * one is marked, not fatal. 0 or the first other failure. */
+static int batch_decode(struct mod_worker *w, const struct kafka_message *msgs, size_t n,
+			struct mod_job *jobs, bool *poison, char *perr, size_t perrlen, char *err,
+			size_t errlen)
+{
+	char e1[512];
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		bool fb = !strcmp(msgs[i].topic, EVENTS_TOPIC_MODERATION_FEEDBACK);
+		int r = !msgs[i].value ? util_err_set(e1, sizeof(e1), UTIL_EINVAL, "empty message")
+			: fb		? 0
+					: decode(&msgs[i], &jobs[i], e1, sizeof(e1));
+
+		if (r == 0 && fb && msgs[i].value)
+			r = mod_feedback_learn(w->p, w->db, w->wk, &msgs[i], e1, sizeof(e1));
+		if (r == UTIL_EINVAL) {
+			poison[i] = true;
+			jobs[i].cs = NULL;
+			jobs[i].re = NULL;
+			if (!perr[0])
+				snprintf(perr, perrlen, "%s", e1);
+		} else if (r != 0) {
+			rc = util_err_set(err, errlen, r, "%s", e1);
+		}
+	}
+	return rc;
+}
+
+/* Marks the batch's non-poison messages as stored for the one-by-one redo. */
+static int mark_done(struct mod_worker *w, const struct kafka_message *msgs, size_t n,
+		     const bool *poison)
+{
+	struct done_mark *d = realloc(w->done, (n ? n : 1) * sizeof(*d));
+
+	if (!d)
+		return UTIL_ENOMEM;
+	w->done = d;
+	for (size_t i = 0; i < n; i++)
+		if (!poison[i])
+			w->done[w->ndone++] = (struct done_mark){msgs[i].topic, msgs[i].partition,
+								 msgs[i].offset};
+	return 0;
 }
 
 /*
- * The libs/kafka batch handler: scores every message, then stores every
- * decision (item, signals, audit, status, outbox) in ONE transaction. The
- * item's primary key (id, version) makes a repeat inside the batch or a
- * replay insert nothing. Feedback is learned on the spot (once per event id,
- * its own transaction). Any failure (poison, outage) returns it: libs/kafka
- * then redoes the batch message by message through handle().
+ * The libs/kafka batch handler, a constant number of round trips per batch:
+ * decodes and validates every message first (no side effect), learns the
+ * feedback (once per event id), scores every content item, checks them all
+ * against Redis in three round trips, and stores every decision (items,
+ * signals, audit, status, outbox) in ONE statement. The item's primary key
+ * (id, version) makes a repeat inside the batch or a replay insert nothing.
+ * Poison messages are left out; when there are any, the rest is stored
+ * first and UTIL_EINVAL returned: libs/kafka then redoes the batch message
+ * by message through mod_pipeline_handle, which answers 0 at once for the
+ * messages stored here and dead-letters the poison alone. Any other failure
+ * (an outage) stores nothing and is redone the same way (retried).
  */
-static int handle_batch(void *ud, const struct kafka_message *msgs, size_t n, char *err,
-			size_t errlen)
+int mod_pipeline_handle_batch(void *ud, const struct kafka_message *msgs, size_t n, char *err,
+			      size_t errlen)
 {
 	struct mod_worker *w = ud;
-	struct mod_job *jobs = calloc(n, sizeof(*jobs));
-	size_t njobs = 0;
-	int rc = jobs ? 0 : UTIL_ENOMEM;
+	struct mod_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
+	bool *poison = calloc(n ? n : 1, sizeof(*poison));
+	char perr[512] = "";
+	int rc = jobs && poison ? 0 : UTIL_ENOMEM;
 
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (!msgs[i].value) {
-			rc = util_err_set(err, errlen, UTIL_EINVAL, "empty message");
-		} else if (!strcmp(msgs[i].topic, EVENTS_TOPIC_MODERATION_FEEDBACK)) {
-			rc = mod_feedback_learn(w->p, w->db, w->wk, &msgs[i], err, errlen);
-		} else {
-			job_init(&jobs[njobs]);
-			rc = prepare(w, &msgs[i], &jobs[njobs++], err, errlen);
-		}
+	w->ndone = 0;
+	for (size_t i = 0; jobs && i < n; i++)
+		job_init(&jobs[i]);
+	if (rc == 0)
+		rc = batch_decode(w, msgs, n, jobs, poison, perr, sizeof(perr), err, errlen);
+	if (rc == 0) {
+		drop_repeats(jobs, n);
+		rc = decide_jobs(w, jobs, n, err, errlen);
 	}
 	if (rc == 0)
-		rc = store_batch(w, jobs, njobs, err, errlen);
-	for (size_t i = 0; i < njobs; i++) {
+		rc = store_batch(w, jobs, n, err, errlen);
+	for (size_t i = 0; jobs && i < n; i++) {
 		if (rc == 0)
 			job_done(w, &jobs[i]);
 		job_release(&jobs[i]);
 	}
+	if (rc == 0 && perr[0]) {
+		rc = mark_done(w, msgs, n, poison);
+		rc = util_err_set(err, errlen, rc ? rc : UTIL_EINVAL,
+				  "%s (the rest of the batch is stored)", perr);
+	}
+	free(poison);
 	free(jobs);
 	return rc;
 }
-
 
 static void *worker_main(void *arg)
 {
@@ -321,14 +487,45 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* The worker's PostgreSQL connection and text workspace. */
+static int worker_open(struct mod_pipeline *p, struct mod_worker *w, char *err, size_t errlen)
+{
+	struct db_conn_opts opts = {.application_name = "simpul-moderate",
+				    .statement_timeout_ms = 30000,
+				    .allow_down = true};
+
+	w->p = p;
+	w->db = db_conn_new_opts(p->cfg->pg_url, &opts, err, errlen);
+	w->wk = text_work_new(MAX_TEXT);
+	return w->db && w->wk ? 0 : UTIL_ENOMEM;
+}
+
+struct mod_worker *mod_worker_new(struct mod_pipeline *p, char *err, size_t errlen)
+{
+	struct mod_worker *w = calloc(1, sizeof(*w));
+
+	if (w && worker_open(p, w, err, errlen) != 0) {
+		mod_worker_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void mod_worker_free(struct mod_worker *w)
+{
+	if (!w)
+		return;
+	text_work_free(w->wk);
+	db_conn_free(w->db);
+	free(w->done);
+	free(w);
+}
+
 static int worker_init(struct mod_pipeline *p, struct mod_worker *w, int idx, char *err,
 		       size_t errlen)
 {
 	static const char *const topics[] = {EVENTS_TOPIC_CONTENT_SUBMITTED, EVENTS_TOPIC_REGISTRY,
 					     EVENTS_TOPIC_MODERATION_FEEDBACK};
-	struct db_conn_opts opts = {.application_name = "simpul-moderate",
-				    .statement_timeout_ms = 30000,
-				    .allow_down = true};
 	char client[64];
 	const struct kafka_kv extra[1] = {{"auto.offset.reset", p->cfg->offset_reset}};
 	struct kafka_consumer_config cc = {.brokers = p->cfg->kafka_brokers,
@@ -338,8 +535,9 @@ static int worker_init(struct mod_pipeline *p, struct mod_worker *w, int idx, ch
 					   .client_id = client,
 					   .topics = topics,
 					   .ntopics = 3,
-					   .handle = handle,
-					   .handle_batch = p->cfg->batch_max > 1 ? handle_batch : NULL,
+					   .handle = mod_pipeline_handle,
+					   .handle_batch = p->cfg->batch_max > 1 ? mod_pipeline_handle_batch
+								 : NULL,
 					   .batch_max = (int)p->cfg->batch_max,
 					   .batch_wait_ms = p->cfg->batch_wait_ms > 0
 								    ? (int)p->cfg->batch_wait_ms
@@ -347,10 +545,7 @@ static int worker_init(struct mod_pipeline *p, struct mod_worker *w, int idx, ch
 					   .ud = w};
 
 	snprintf(client, sizeof(client), "simpul-moderate-%d", idx);
-	w->p = p;
-	w->db = db_conn_new_opts(p->cfg->pg_url, &opts, err, errlen);
-	w->wk = text_work_new(MAX_TEXT);
-	if (!w->db || !w->wk)
+	if (worker_open(p, w, err, errlen) != 0)
 		return UTIL_ENOMEM;
 	w->consumer = kafka_consumer_new(&cc, err, errlen);
 	return w->consumer ? 0 : UTIL_EINVAL;
@@ -386,6 +581,7 @@ void mod_pipeline_stop(struct mod_pipeline *p)
 		kafka_consumer_free(w->consumer);
 		text_work_free(w->wk);
 		db_conn_free(w->db);
+		free(w->done);
 	}
 	free(p->workers);
 	p->workers = NULL;

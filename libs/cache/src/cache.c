@@ -160,28 +160,64 @@ static bool stale_connection(const redisContext *ctx, int saved_errno)
 	       (ctx->err == REDIS_ERR_IO && (saved_errno == ECONNRESET || saved_errno == EPIPE));
 }
 
-int cache_command(struct cache *c, int argc, const char **argv, const size_t *lens,
-		  struct redisReply **out)
+/* Frees the replies read so far and clears them. */
+static void replies_free(struct redisReply **out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (out[i])
+			freeReplyObject(out[i]);
+		out[i] = NULL;
+	}
+}
+
+/* Writes every command, then reads n replies; false on a connection failure. */
+static bool pipeline_once(redisContext *ctx, const struct cache_cmd *cmds, size_t n,
+			  struct redisReply **out, size_t *got)
+{
+	*got = 0;
+	for (size_t i = 0; i < n; i++)
+		if (redisAppendCommandArgv(ctx, cmds[i].argc, cmds[i].argv, cmds[i].lens) !=
+		    REDIS_OK)
+			return false;
+	while (*got < n) {
+		void *r = NULL;
+
+		if (redisGetReply(ctx, &r) != REDIS_OK || !r)
+			return false;
+		out[(*got)++] = r;
+	}
+	return true;
+}
+
+int cache_pipeline(struct cache *c, const struct cache_cmd *cmds, size_t n,
+		   struct redisReply **out)
 {
 	char why[256] = "";
 	struct slot *s;
-	redisReply *r = NULL;
+	bool ok = false;
 	int rc = UTIL_EUNAVAIL;
 
-	*out = NULL;
+	memset(out, 0, n * sizeof(*out));
+	if (n == 0)
+		return 0;
 	if (is_down(c))
 		return UTIL_EUNAVAIL;
 	s = slot_acquire(c);
-	for (int attempt = 0; attempt < 2 && !r; attempt++) {
+	for (int attempt = 0; attempt < 2 && !ok; attempt++) {
 		bool fresh = !s->ctx;
+		size_t got = 0;
+
 		if (fresh && (rc = slot_connect(c, s, why, sizeof why)) != 0)
 			break;
-		r = redisCommandArgv(s->ctx, argc, argv, lens);
-		if (r)
+		ok = pipeline_once(s->ctx, cmds, n, out, &got);
+		if (ok)
 			break;
 		int e = errno;
-		bool retry = !fresh && stale_connection(s->ctx, e);
-		util_err_set(why, sizeof why, UTIL_EUNAVAIL, "%s", s->ctx->errstr);
+		/* retried only when no reply came back: nothing ran twice */
+		bool retry = got == 0 && !fresh && stale_connection(s->ctx, e);
+		util_err_set(why, sizeof why, UTIL_EUNAVAIL, "%s",
+			     s->ctx->errstr[0] ? s->ctx->errstr : "out of memory");
+		replies_free(out, got);
 		redisFree(s->ctx);
 		s->ctx = NULL;
 		rc = UTIL_EUNAVAIL;
@@ -189,13 +225,20 @@ int cache_command(struct cache *c, int argc, const char **argv, const size_t *le
 			break;
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (!r) {
+	if (!ok) {
 		mark_down(c, why[0] ? why : "no reply");
 		return rc == UTIL_ENOMEM ? UTIL_ENOMEM : UTIL_EUNAVAIL;
 	}
 	mark_up(c);
-	*out = r;
 	return 0;
+}
+
+int cache_command(struct cache *c, int argc, const char **argv, const size_t *lens,
+		  struct redisReply **out)
+{
+	const struct cache_cmd cmd = {argc, argv, lens};
+
+	return cache_pipeline(c, &cmd, 1, out);
 }
 
 static bool key_ok(const char *key)
@@ -312,6 +355,111 @@ int cache_del(struct cache *c, const char *key)
 	else
 		rc = UTIL_EIO;
 	freeReplyObject(r);
+	return rc;
+}
+
+int cache_get_many(struct cache *c, const char *const *keys, size_t n, struct util_buf *out,
+		   int *rcs)
+{
+	const char **argv;
+	size_t *lens;
+	redisReply *r = NULL;
+	int rc = 0;
+
+	if (!c || (n > 0 && (!keys || !out || !rcs)))
+		return UTIL_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!key_ok(keys[i]))
+			return UTIL_EINVAL;
+	if (n == 0)
+		return 0;
+	argv = malloc((n + 1) * sizeof(*argv));
+	lens = malloc((n + 1) * sizeof(*lens));
+	if (!argv || !lens) {
+		free(argv);
+		free(lens);
+		return UTIL_ENOMEM;
+	}
+	argv[0] = "MGET";
+	lens[0] = 4;
+	for (size_t i = 0; i < n; i++) {
+		argv[i + 1] = keys[i];
+		lens[i + 1] = strlen(keys[i]);
+	}
+	rc = cache_command(c, (int)(n + 1), argv, lens, &r);
+	free(argv);
+	free(lens);
+	if (rc != 0)
+		return rc;
+	if (r->type == REDIS_REPLY_ERROR)
+		rc = reply_error("mget", r);
+	else if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+		rc = UTIL_EIO;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const redisReply *e = r->element[i];
+
+		if (e->type == REDIS_REPLY_STRING) {
+			util_buf_reset(&out[i]);
+			rcs[i] = util_buf_append(&out[i], e->str, e->len);
+		} else {
+			rcs[i] = e->type == REDIS_REPLY_NIL ? UTIL_ENOTFOUND : UTIL_EIO;
+		}
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+int cache_set_many(struct cache *c, const char *const *keys, const char *const *vals,
+		   const size_t *lens, size_t n, int64_t ttl_ms)
+{
+	struct cache_cmd *cmds;
+	const char **argv;
+	size_t *alen;
+	redisReply **replies;
+	char ttl[32];
+	int argc = ttl_ms > 0 ? 5 : 3, rc = 0;
+
+	if (!c || (n > 0 && (!keys || !vals || !lens)))
+		return UTIL_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!key_ok(keys[i]) || (!vals[i] && lens[i] > 0))
+			return UTIL_EINVAL;
+	if (n == 0)
+		return 0;
+	snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+	cmds = malloc(n * sizeof(*cmds));
+	argv = malloc(n * 5 * sizeof(*argv));
+	alen = malloc(n * 5 * sizeof(*alen));
+	replies = malloc(n * sizeof(*replies));
+	if (!cmds || !argv || !alen || !replies) {
+		rc = UTIL_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char **a = argv + 5 * i;
+		size_t *l = alen + 5 * i;
+
+		a[0] = "SET", l[0] = 3;
+		a[1] = keys[i], l[1] = strlen(keys[i]);
+		a[2] = vals[i] ? vals[i] : "", l[2] = vals[i] ? lens[i] : 0;
+		a[3] = "PX", l[3] = 2;
+		a[4] = ttl, l[4] = strlen(ttl);
+		cmds[i] = (struct cache_cmd){argc, a, l};
+	}
+	rc = cache_pipeline(c, cmds, n, replies);
+	if (rc == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (replies[i]->type != REDIS_REPLY_STATUS && rc == 0)
+				rc = replies[i]->type == REDIS_REPLY_ERROR
+					     ? reply_error("set", replies[i])
+					     : UTIL_EIO;
+		replies_free(replies, n);
+	}
+out:
+	free(cmds);
+	free(argv);
+	free(alen);
+	free(replies);
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cache_internal.h"
@@ -121,4 +122,109 @@ int cache_ratelimit_take(struct cache *c, const char *key, double rate_per_s, do
 	/* Redis down or broken: the limit still holds within this process */
 	return cache_buckets_take(cache_local_buckets(c), key, rate_per_s, burst,
 				  util_mono_us() / 1000, allowed, retry_after_ms);
+}
+
+/* The script call for key into argv/lens (6 slots); bufs holds the strings. */
+struct take_args {
+	char rkey[CACHE_KEY_MAX + 8], srate[40], sburst[40];
+	const char *argv[6];
+	size_t lens[6];
+};
+
+static void take_args_fill(struct take_args *a, const char *key, double rate, double burst,
+			   bool eval)
+{
+	snprintf(a->rkey, sizeof a->rkey, "rl:%s", key);
+	snprintf(a->srate, sizeof a->srate, "%.17g", rate);
+	snprintf(a->sburst, sizeof a->sburst, "%.17g", burst);
+	a->argv[0] = eval ? "EVAL" : "EVALSHA";
+	a->argv[1] = eval ? bucket_script : script_sha;
+	a->argv[2] = "1";
+	a->argv[3] = a->rkey;
+	a->argv[4] = a->srate;
+	a->argv[5] = a->sburst;
+	for (int i = 0; i < 6; i++)
+		a->lens[i] = strlen(a->argv[i]);
+}
+
+/*
+ * One pipelined round of the script for the keys with todo[i] set (EVAL when
+ * eval, else EVALSHA). Clears todo[i] for every verdict it got; a NOSCRIPT
+ * reply leaves it set. 0 or the pipeline's error.
+ */
+static int take_round(struct cache *c, const char *const *keys, size_t n, double rate,
+		      double burst, bool eval, bool *todo, bool *allowed, int64_t *retry)
+{
+	struct take_args *args = calloc(n, sizeof(*args));
+	struct cache_cmd *cmds = calloc(n, sizeof(*cmds));
+	redisReply **replies = calloc(n, sizeof(*replies));
+	size_t *idx = calloc(n, sizeof(*idx)), m = 0;
+	char q[256];
+	int rc = args && cmds && replies && idx ? 0 : UTIL_ENOMEM;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!todo[i])
+			continue;
+		take_args_fill(&args[m], keys[i], rate, burst, eval);
+		cmds[m] = (struct cache_cmd){6, args[m].argv, args[m].lens};
+		idx[m++] = i;
+	}
+	if (rc == 0)
+		rc = cache_pipeline(c, cmds, m, replies);
+	for (size_t k = 0; rc == 0 && k < m; k++) {
+		size_t i = idx[k];
+
+		if (is_noscript(replies[k]))
+			continue;
+		if (!parse_reply(replies[k], &allowed[i], &retry[i]))
+			slog_error("rate limit script failed", "err=%s",
+				   slog_quote(q, sizeof q, replies[k]->type == REDIS_REPLY_ERROR
+								   ? replies[k]->str
+								   : "bad reply"));
+		else
+			todo[i] = false;
+	}
+	for (size_t k = 0; replies && k < m; k++)
+		if (replies[k])
+			freeReplyObject(replies[k]);
+	free(args);
+	free(cmds);
+	free(replies);
+	free(idx);
+	return rc;
+}
+
+int cache_ratelimit_take_many(struct cache *c, const char *const *keys, size_t n,
+			      double rate_per_s, double burst, bool *allowed,
+			      int64_t *retry_after_ms)
+{
+	bool *todo;
+	int rc = 0;
+
+	if (!c || (n > 0 && (!keys || !allowed || !retry_after_ms)) || !isfinite(rate_per_s) ||
+	    !isfinite(burst) || rate_per_s <= 0 || burst < 1)
+		return UTIL_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!keys[i] || !*keys[i] || strlen(keys[i]) > CACHE_KEY_MAX)
+			return UTIL_EINVAL;
+	if (n == 0)
+		return 0;
+	todo = malloc(n * sizeof(*todo));
+	if (!todo)
+		return UTIL_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		todo[i] = true;
+	pthread_once(&sha_once, compute_sha);
+	/* EVALSHA; the keys answered NOSCRIPT (Redis restarted) again with EVAL */
+	if (take_round(c, keys, n, rate_per_s, burst, false, todo, allowed, retry_after_ms) == 0)
+		(void)take_round(c, keys, n, rate_per_s, burst, true, todo, allowed,
+				 retry_after_ms);
+	/* Redis down or broken: the limit still holds within this process */
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (todo[i])
+			rc = cache_buckets_take(cache_local_buckets(c), keys[i], rate_per_s, burst,
+						util_mono_us() / 1000, &allowed[i],
+						&retry_after_ms[i]);
+	free(todo);
+	return rc;
 }

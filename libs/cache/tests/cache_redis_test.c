@@ -201,6 +201,66 @@ static void ratelimit_survives_script_flush(void **state)
 	assert_true(retry >= 1 && retry <= 1000);
 }
 
+/* Batch reads and writes: one MGET, one pipeline of SETs in order (a
+ * repeated key keeps its last value), each with its own result. */
+static void many_get_set(void **state)
+{
+	char k1[128], k2[128], k3[128], miss[128];
+	const char *keys[3] = {k(k1, sizeof k1, "m1"), k(k2, sizeof k2, "m2"), k1};
+	const char *vals[3] = {"one", "bin\0two", "uno"};
+	size_t lens[3] = {3, 7, 3};
+	const char *gkeys[4] = {k1, k2, k(miss, sizeof miss, "m-missing"),
+				k(k3, sizeof k3, "m3")};
+	struct util_buf out[4];
+	int rcs[4];
+	long long pttl;
+
+	for (int i = 0; i < 4; i++)
+		util_buf_init(&out[i], i == 3 ? 2 : 64);
+	assert_int_equal(cache_set(env.c, k3, "toolong", 7, 0), 0);
+	assert_int_equal(cache_set_many(env.c, keys, vals, lens, 3, 60000), 0);
+	pttl = raw_int("PTTL %s", k2);
+	assert_true(pttl > 0 && pttl <= 60000);
+	assert_int_equal(cache_get_many(env.c, gkeys, 4, out, rcs), 0);
+	assert_int_equal(rcs[0], 0);
+	assert_int_equal(out[0].len, 3);
+	assert_memory_equal(out[0].data, "uno", 3);
+	assert_int_equal(rcs[1], 0);
+	assert_int_equal(out[1].len, 7);
+	assert_memory_equal(out[1].data, "bin\0two", 7);
+	assert_int_equal(rcs[2], UTIL_ENOTFOUND);
+	assert_int_equal(rcs[3], UTIL_ETOOBIG);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(cache_del(env.c, gkeys[i]), 0);
+		util_buf_release(&out[i]);
+	}
+}
+
+/* Batch rate limit: in order, sharing the buckets with single takes, and
+ * through a script flush (NOSCRIPT: EVAL once, nothing taken twice). */
+static void ratelimit_take_many_in_order(void **state)
+{
+	char a[128], b[128];
+	const char *keys[4] = {k(a, sizeof a, "many-a"), a, a, k(b, sizeof b, "many-b")};
+	bool allowed[4], one;
+	int64_t retry[4], r1;
+	redisReply *r = redisCommand(env.raw, "SCRIPT FLUSH");
+
+	assert_non_null(r);
+	freeReplyObject(r);
+	assert_int_equal(cache_ratelimit_take_many(env.c, keys, 4, 1, 2, allowed, retry), 0);
+	assert_true(allowed[0]);
+	assert_true(allowed[1]);
+	assert_false(allowed[2]);
+	assert_true(retry[2] >= 1 && retry[2] <= 1000);
+	assert_true(allowed[3]);
+	assert_int_equal(retry[3], 0);
+	assert_int_equal(cache_ratelimit_take(env.c, b, 1, 2, &one, &r1), 0);
+	assert_true(one);
+	assert_int_equal(cache_ratelimit_take(env.c, b, 1, 2, &one, &r1), 0);
+	assert_false(one);
+}
+
 #define THREADS 6
 #define PER_THREAD 60
 
@@ -308,6 +368,8 @@ int main(void)
 		cmocka_unit_test(set_nx_conflicts),
 		cmocka_unit_test(ratelimit_burst_then_refuse),
 		cmocka_unit_test(ratelimit_survives_script_flush),
+		cmocka_unit_test(many_get_set),
+		cmocka_unit_test(ratelimit_take_many_in_order),
 		cmocka_unit_test(ratelimit_shared_and_atomic),
 		cmocka_unit_test(reconnects_transparently),
 	};

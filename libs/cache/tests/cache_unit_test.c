@@ -226,6 +226,43 @@ static void redis_down_fails_fast_and_limits_locally(void **state)
 	close(fd);
 }
 
+/* The batch calls against a refused port: reads and writes fail at once,
+ * the batch rate limit falls back to the in-process table, in order. */
+static void many_redis_down(void **state)
+{
+	int fd, port = dead_port(&fd, false);
+	struct cache *c = cache_new("127.0.0.1", port, 300);
+	const char *keys[3] = {"m-1", "m-1", "m-1"};
+	const char *vals[3] = {"a", "b", "c"};
+	size_t lens[3] = {1, 1, 1};
+	struct util_buf out[3];
+	int rcs[3] = {7, 7, 7};
+	bool allowed[3];
+	int64_t retry[3];
+
+	for (int i = 0; i < 3; i++)
+		util_buf_init(&out[i], 64);
+	assert_int_equal(cache_get_many(c, keys, 3, out, rcs), UTIL_EUNAVAIL);
+	assert_int_equal(rcs[0], 7); /* untouched */
+	assert_int_equal(cache_set_many(c, keys, vals, lens, 3, 1000), UTIL_EUNAVAIL);
+	assert_int_equal(cache_ratelimit_take_many(c, keys, 3, 1, 2, allowed, retry), 0);
+	assert_true(allowed[0]);
+	assert_true(allowed[1]);
+	assert_false(allowed[2]);
+	assert_true(retry[2] > 0 && retry[2] <= 1000);
+	/* nothing to do is fine; bad keys are refused */
+	assert_int_equal(cache_get_many(c, keys, 0, out, rcs), 0);
+	assert_int_equal(cache_ratelimit_take_many(c, keys, 0, 1, 2, allowed, retry), 0);
+	keys[1] = "";
+	assert_int_equal(cache_get_many(c, keys, 3, out, rcs), UTIL_EINVAL);
+	assert_int_equal(cache_set_many(c, keys, vals, lens, 3, 0), UTIL_EINVAL);
+	assert_int_equal(cache_ratelimit_take_many(c, keys, 3, 1, 2, allowed, retry), UTIL_EINVAL);
+	for (int i = 0; i < 3; i++)
+		util_buf_release(&out[i]);
+	cache_free(c);
+	close(fd);
+}
+
 static void mute_server_times_out(void **state)
 {
 	int fd, port = dead_port(&fd, true);
@@ -283,6 +320,7 @@ int main(void)
 		cmocka_unit_test(buckets_evict_least_recent),
 		cmocka_unit_test(buckets_threads_share_one_limit),
 		cmocka_unit_test(redis_down_fails_fast_and_limits_locally),
+		cmocka_unit_test(many_redis_down),
 		cmocka_unit_test(mute_server_times_out),
 		cmocka_unit_test(bad_arguments),
 	};

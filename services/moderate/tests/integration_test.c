@@ -1,7 +1,8 @@
 /*
  * services/moderate/tests/integration_test.c - simpul-moderate on the real
  * stack: submitted events -> decisions, stored signals and events (PII
- * masked in publication); replay idempotency; dead-lettering; two
+ * masked in publication); replay idempotency; dead-lettering (also of a
+ * poison message between two good ones); two
  * moderators racing to claim; 403 outside a moderator's scope; single and
  * bulk decisions; appeal; KIM registration verification; thresholds per
  * region re-read without a restart; the outbox relay (libs/outbox) in
@@ -180,6 +181,36 @@ static void test_twice_in_batch(void **st)
 	assert_true(count("SELECT count(*) FROM simpul.moderation_items WHERE item_id = $1", id) ==
 		    1);
 	assert_true(count("SELECT count(*) FROM simpul.moderation_audit WHERE item_id = $1", id) ==
+		    1);
+}
+
+/* A poison message between two good ones (produced back to back, so
+ * usually one consumer batch): only the poison is dead-lettered, both good
+ * ones are decided once. */
+static void test_poison_in_batch(void **st)
+{
+	char g1[40], g2[40], bad_key[64], err[128];
+	const char *good[2] = {g1, g2};
+	const char *bad[1] = {bad_key};
+
+	(void)st;
+	util_uuid_v4(g1);
+	util_uuid_v4(g2);
+	snprintf(bad_key, sizeof(bad_key), "poison-batch-%s", fx.run);
+	assert_int_equal(it_submit(&env, g1, fx.desa, NULL, NULL, "Posyandu", "jadwal posyandu"),
+			 0);
+	assert_int_equal(ts_kafka_produce(env.kafka_brokers, "kim.content.submitted.v1", bad_key,
+					  "\x08\xff\xff", 3, err, sizeof(err)),
+			 0);
+	assert_int_equal(it_submit(&env, g2, fx.desa, NULL, NULL, "Ronda", "jadwal ronda"), 0);
+	assert_int_equal(ts_reader_wait_keys(moderated, good, 2, 30000), 0);
+	assert_int_equal(ts_reader_wait_keys(dlq, bad, 1, 30000), 0);
+	ts_reader_poll(moderated, 1000);
+	assert_int_equal(ts_reader_count_key(moderated, g1), 1);
+	assert_int_equal(ts_reader_count_key(moderated, g2), 1);
+	assert_int_equal(ts_reader_count_key(dlq, g1), 0);
+	assert_int_equal(ts_reader_count_key(dlq, g2), 0);
+	assert_true(count("SELECT count(*) FROM simpul.moderation_items WHERE item_id = $1", g1) ==
 		    1);
 }
 
@@ -562,6 +593,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pipeline),	 cmocka_unit_test(test_replay_and_dlq),
 		cmocka_unit_test(test_twice_in_batch),
+		cmocka_unit_test(test_poison_in_batch),
 		cmocka_unit_test(test_claim_race_and_scope), cmocka_unit_test(test_decide_and_bulk),
 		cmocka_unit_test(test_appeal),		 cmocka_unit_test(test_registration),
 		cmocka_unit_test(test_thresholds_reload), cmocka_unit_test(test_relay),

@@ -70,6 +70,27 @@ __attribute__((warn_unused_result)) int cache_set_nx(struct cache *c, const char
 						     const void *val, size_t len,
 						     int64_t ttl_ms);
 
+/*
+ * Reads n keys in ONE round trip (MGET). For each i, rcs[i] is 0 (out[i]'s
+ * content replaced by the value), UTIL_ENOTFOUND, UTIL_ETOOBIG (over
+ * out[i]'s cap) or UTIL_EIO (not a string). Returns 0 (n == 0 included),
+ * UTIL_EUNAVAIL (Redis down: rcs untouched), UTIL_EINVAL (a bad key),
+ * UTIL_EIO, UTIL_ENOMEM.
+ */
+__attribute__((warn_unused_result)) int cache_get_many(struct cache *c, const char *const *keys,
+						       size_t n, struct util_buf *out, int *rcs);
+
+/*
+ * Stores n values (vals[i] of lens[i] bytes under keys[i], in that order,
+ * so a repeated key keeps the last value) in ONE round trip (pipelined SET,
+ * PX ttl_ms when ttl_ms > 0). 0, UTIL_EUNAVAIL (Redis down or lost part-way:
+ * some may be stored), UTIL_EINVAL, UTIL_EIO, UTIL_ENOMEM.
+ */
+__attribute__((warn_unused_result)) int cache_set_many(struct cache *c, const char *const *keys,
+						       const char *const *vals,
+						       const size_t *lens, size_t n,
+						       int64_t ttl_ms);
+
 /* Deletes key; 0 whether or not it existed. UTIL_EUNAVAIL, UTIL_EINVAL, UTIL_EIO. */
 __attribute__((warn_unused_result)) int cache_del(struct cache *c, const char *key);
 
@@ -88,6 +109,18 @@ __attribute__((warn_unused_result)) int cache_ratelimit_take(struct cache *c, co
 							     double rate_per_s, double burst,
 							     bool *allowed,
 							     int64_t *retry_after_ms);
+
+/*
+ * cache_ratelimit_take for n keys (in order; a key may repeat) in ONE round
+ * trip (pipelined scripts); allowed[i] and retry_after_ms[i] as there.
+ * While Redis is down (also when it is lost part-way), the keys it did not
+ * answer for use the in-process table. 0, UTIL_EINVAL, UTIL_ENOMEM.
+ */
+__attribute__((warn_unused_result)) int cache_ratelimit_take_many(struct cache *c,
+								  const char *const *keys,
+								  size_t n, double rate_per_s,
+								  double burst, bool *allowed,
+								  int64_t *retry_after_ms);
 
 /*
  * True if Redis answers a PING now (false at once while marked down).
