@@ -42,9 +42,12 @@ void text_work_free(struct text_work *wk)
 		return;
 	free(wk->norm);
 	free(wk->map);
-	free(wk->terms);
 	free(wk->out);
-	free(wk->arena);
+	while (wk->arena) {
+		struct work_chunk *c = wk->arena;
+		wk->arena = c->next;
+		free(c);
+	}
 	free(wk->stream);
 	free(wk->stream_term);
 	free(wk->cache);
@@ -55,21 +58,6 @@ const char *text_work_normalized(const struct text_work *wk, size_t *len)
 {
 	*len = wk->norm_len;
 	return wk->norm;
-}
-
-static inline int reserve(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (__builtin_expect(need <= *cap, 1))
-		return 0;
-	size_t n = *cap ? *cap : 256;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(*p, n * elem);
-	if (!q)
-		return UTIL_ENOMEM;
-	*p = q;
-	*cap = n;
-	return 0;
 }
 
 /*
@@ -147,6 +135,53 @@ struct pending {
 };
 
 /*
+ * n bytes of arena that stay put until the next analysis; NULL on ENOMEM.
+ * A full chunk is kept (terms point into it) and a larger one started.
+ */
+static char *arena_take(struct text_work *wk, size_t n)
+{
+	struct work_chunk *c = wk->arena;
+
+	if (__builtin_expect(c && c->cap - wk->arena_len >= n, 1)) {
+		char *p = c->data + wk->arena_len;
+		wk->arena_len += n;
+		return p;
+	}
+	size_t cap = c ? 2 * c->cap : 4096;
+	while (cap < n)
+		cap *= 2;
+	struct work_chunk *nc = malloc(sizeof(*nc) + cap);
+	if (!nc)
+		return NULL;
+	nc->next = c;
+	nc->cap = cap;
+	wk->arena = nc;
+	wk->arena_len = n;
+	return nc->data;
+}
+
+/* Start an analysis with one chunk as large as all of the last one's. */
+static int arena_reset(struct text_work *wk)
+{
+	wk->arena_len = 0;
+	if (!wk->arena || !wk->arena->next)
+		return 0;
+	size_t cap = 0;
+	while (wk->arena) {
+		struct work_chunk *c = wk->arena;
+		cap += c->cap;
+		wk->arena = c->next;
+		free(c);
+	}
+	wk->arena = malloc(sizeof(*wk->arena) + cap);
+	if (!wk->arena)
+		return UTIL_ENOMEM;
+	wk->arena->next = NULL;
+	wk->arena->cap = cap;
+	return 0;
+}
+
+/*
  * Append one term; stem NULL means the stem is the normal form itself. Bytes
  * that already sit in the normalised text (most words are their own normal
  * form) are referenced there; only rewritten forms and stems are copied.
@@ -156,34 +191,30 @@ static int put_term(struct text_work *wk, const struct pending *p, const char *n
 {
 	uintptr_t base = (uintptr_t)wk->norm, at = (uintptr_t)norm;
 	bool in_text = at >= base && at - base < wk->norm_len;
-	size_t need = wk->arena_len + (in_text ? 0 : nn) + (stem ? sn : 0) + 1;
+	size_t need = (in_text ? 0 : nn) + (stem ? sn : 0);
+	char *a = NULL;
 
-	if (reserve((void **)&wk->terms, &wk->terms_cap, wk->nterms + 1, sizeof(*wk->terms)) ||
-	    reserve((void **)&wk->arena, &wk->arena_cap, need, 1))
+	if (work_grow((void **)&wk->out, &wk->out_cap, wk->nterms + 1, sizeof(*wk->out)) ||
+	    (need && !(a = arena_take(wk, need))))
 		return UTIL_ENOMEM;
-	struct work_term *t = &wk->terms[wk->nterms++];
+	struct text_term *t = &wk->out[wk->nterms++];
 	t->type = p->type;
 	t->norm_len = (uint32_t)nn;
-	t->norm_in_text = in_text;
-	if (in_text) {
-		t->norm_off = (uint32_t)(at - base);
-	} else {
-		t->norm_off = (uint32_t)wk->arena_len;
-		memcpy(wk->arena + wk->arena_len, norm, nn);
-		wk->arena_len += nn;
+	if (!in_text) {
+		memcpy(a, norm, nn);
+		norm = a;
+		a += nn;
 	}
-	t->stem_off = t->norm_off;
+	t->norm = norm;
+	t->stem = norm;
 	t->stem_len = (uint32_t)nn;
-	t->stem_in_text = in_text;
 	if (stem) {
-		t->stem_off = (uint32_t)wk->arena_len;
+		memcpy(a, stem, sn);
+		t->stem = a;
 		t->stem_len = (uint32_t)sn;
-		t->stem_in_text = false;
-		memcpy(wk->arena + wk->arena_len, stem, sn);
-		wk->arena_len += sn;
 	}
-	t->ostart = p->ostart;
-	t->oend = p->oend;
+	t->orig_start = p->ostart;
+	t->orig_end = p->oend;
 	t->glued = glued;
 	t->stop = stop;
 	return 0;
@@ -416,13 +447,13 @@ int text_analyze(const struct text_analyzer *an, struct text_work *wk, const cha
 	if (len > wk->max_input)
 		return UTIL_ETOOBIG;
 	wk->nterms = 0;
-	wk->arena_len = 0;
 	wk->norm_len = 0;
 	rc = cache_prepare(an, wk, len);
 	if (rc)
 		return rc;
-	if (reserve((void **)&wk->norm, &wk->norm_cap, len + 1, 1) ||
-	    reserve((void **)&wk->map, &wk->map_cap, len + 2, sizeof(*wk->map)))
+	if (work_grow((void **)&wk->norm, &wk->norm_cap, len + 1, 1) ||
+	    work_grow((void **)&wk->map, &wk->map_cap, len + 2, sizeof(*wk->map)) ||
+	    work_grow((void **)&wk->out, &wk->out_cap, 1, sizeof(*wk->out)) || arena_reset(wk))
 		return UTIL_ENOMEM;
 	rc = text_norm(in, len, (an->flags & TEXT_AN_HTML) ? TEXT_NORM_HTML : 0, wk->norm, wk->map,
 		       len, &wk->norm_len);
@@ -431,23 +462,6 @@ int text_analyze(const struct text_analyzer *an, struct text_work *wk, const cha
 	rc = tokenise(an, wk);
 	if (rc)
 		return rc;
-	/* resolve arena offsets now that the arena no longer moves */
-	if (reserve((void **)&wk->out, &wk->out_cap, wk->nterms + 1, sizeof(*wk->out)))
-		return UTIL_ENOMEM;
-	for (size_t i = 0; i < wk->nterms; i++) {
-		const struct work_term *t = &wk->terms[i];
-		wk->out[i] = (struct text_term){
-			.type = t->type,
-			.norm = (t->norm_in_text ? wk->norm : wk->arena) + t->norm_off,
-			.stem = (t->stem_in_text ? wk->norm : wk->arena) + t->stem_off,
-			.norm_len = t->norm_len,
-			.stem_len = t->stem_len,
-			.orig_start = t->ostart,
-			.orig_end = t->oend,
-			.stop = t->stop,
-			.glued = t->glued,
-		};
-	}
 	*terms = wk->out;
 	*nterms = wk->nterms;
 	return 0;

@@ -65,21 +65,6 @@ static unsigned char masked(unsigned char c)
 	return vowel((char)c) ? '*' : c;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 64;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(*p, n * elem);
-	if (!q)
-		return UTIL_ENOMEM;
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
 struct text_matcher *text_matcher_new(const struct text_analyzer *an)
 {
 	struct text_matcher *m = calloc(1, sizeof(*m));
@@ -149,9 +134,9 @@ int text_matcher_add(struct text_matcher *m, const char *pattern, size_t len, ui
 	if (total == 0 || total > PAT_MAX)
 		return util_err_set(err, errlen, UTIL_EINVAL, "pattern '%.*s' empty or too long",
 				    (int)(len > 64 ? 64 : len), pattern);
-	if (grow((void **)&m->pats, &m->pats_cap, m->npats + 1, sizeof(*m->pats)) ||
-	    grow((void **)&m->chars, &m->chars_cap, m->chars_len + total, 1) ||
-	    grow((void **)&m->bounds, &m->bounds_cap, m->bounds_len + nt, 1))
+	if (work_grow((void **)&m->pats, &m->pats_cap, m->npats + 1, sizeof(*m->pats)) ||
+	    work_grow((void **)&m->chars, &m->chars_cap, m->chars_len + total, 1) ||
+	    work_grow((void **)&m->bounds, &m->bounds_cap, m->bounds_len + nt, 1))
 		return util_err_set(err, errlen, UTIL_ENOMEM, "out of memory");
 	struct pat *p = &m->pats[m->npats];
 	*p = (struct pat){.off = (uint32_t)m->chars_len, .boff = (uint32_t)m->bounds_len,
@@ -174,7 +159,7 @@ int text_matcher_add(struct text_matcher *m, const char *pattern, size_t len, ui
 
 static int32_t ac_node(struct ac *a)
 {
-	if (grow((void **)&a->next, &a->cap, a->nodes + 1, sizeof(*a->next)))
+	if (work_grow((void **)&a->next, &a->cap, a->nodes + 1, sizeof(*a->next)))
 		return -1;
 	memset(a->next[a->nodes], 0xff, sizeof(a->next[0])); /* -1: no edge yet */
 	return (int32_t)a->nodes++;
@@ -420,9 +405,9 @@ size_t text_matcher_match(const struct text_matcher *m, struct text_work *wk,
 	if (!m || !m->compiled || !wk)
 		return 0;
 	for (size_t i = 0; i < wk->nterms; i++)
-		len += wk->terms[i].norm_len;
-	if (grow((void **)&wk->stream, &wk->stream_cap, len + 1, 1) ||
-	    grow((void **)&wk->stream_term, &wk->stream_term_cap, len + 1, sizeof(uint32_t)))
+		len += wk->out[i].norm_len;
+	if (work_grow((void **)&wk->stream, &wk->stream_cap, len + 1, 1) ||
+	    work_grow((void **)&wk->stream_term, &wk->stream_term_cap, len + 1, sizeof(uint32_t)))
 		return 0;
 	len = 0;
 	for (size_t i = 0; i < wk->nterms; i++) {

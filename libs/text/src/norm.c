@@ -312,6 +312,87 @@ static size_t put_alnum_run(struct nstate *st, const char *in, size_t len, size_
 	return j;
 }
 
+#ifdef __SSE2__
+static inline bool is_run_punct(unsigned char c)
+{
+	return c == '!' || c == '?' || c == ',' || c == ';' || c == ':' || c == '.';
+}
+
+/*
+ * Fast path for plain ASCII prose, sixteen input bytes at a time: printable
+ * ASCII where every byte is copied (lower-cased) and single spaces stay
+ * single spaces. The block's leading bytes up to the first one that needs a
+ * rule of its own (a control or non-ASCII byte, a second space, a repeated
+ * ! ? , ; : or ., and with HTML '<' and '&') are done here exactly as the
+ * byte-at-a-time path would do them: same output, map and state. Returns how
+ * many bytes it consumed (0: let the general path take the next one). The
+ * caller guarantees i + 16 <= len and room for 17 output bytes.
+ */
+static size_t put_ascii_block(struct nstate *st, const char *in, size_t i, bool html)
+{
+	const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+	/* previous byte of each lane; lane 0 is judged from the state instead */
+	const __m128i xp = i ? _mm_loadu_si128((const __m128i *)(const void *)(in + i - 1))
+			     : _mm_slli_si128(x, 1);
+	const __m128i sp = _mm_set1_epi8(' ');
+	__m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, sp), _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+	__m128i punct = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('.')),
+				     _mm_cmpeq_epi8(x, _mm_set1_epi8(',')));
+	punct = _mm_or_si128(punct, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('!')),
+						 _mm_cmpeq_epi8(x, _mm_set1_epi8('?'))));
+	punct = _mm_or_si128(punct, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(';')),
+						 _mm_cmpeq_epi8(x, _mm_set1_epi8(':'))));
+	/* a space after a space, or a run punctuation mark after itself */
+	__m128i same = _mm_cmpeq_epi8(x, xp);
+	bad = _mm_or_si128(bad, _mm_and_si128(same, _mm_or_si128(punct, _mm_cmpeq_epi8(x, sp))));
+	if (html)
+		bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('<')),
+						     _mm_cmpeq_epi8(x, _mm_set1_epi8('&'))));
+	unsigned m = (unsigned)_mm_movemask_epi8(bad) & ~1u;
+	unsigned char c0 = (unsigned char)in[i];
+	if (c0 < ' ' || c0 >= 0x7f || (html && (c0 == '<' || c0 == '&')) ||
+	    (c0 == ' ' && (st->space || st->n == 0)) ||
+	    (c0 == (unsigned char)st->prev_punct && !st->space))
+		return 0;
+	size_t cnt = m ? (size_t)__builtin_ctz(m) : 16;
+	unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sp)) & ((1u << cnt) - 1);
+	unsigned chars = ~spaces & ((1u << cnt) - 1);
+
+	if (st->space) { /* the pending separator goes out first */
+		if (st->map)
+			st->map[st->n] = st->space_src;
+		st->out[st->n++] = ' ';
+		st->space = false;
+	}
+	/* 'A'..'Z' -> 'a'..'z': add 0x20 where x - 'A' < 26 (shifted to a signed compare) */
+	__m128i up = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(128 - 'A'))),
+				    _mm_set1_epi8((char)(-128 + 26)));
+	__m128i low = _mm_add_epi8(x, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+	_mm_storeu_si128((__m128i *)(void *)(st->out + st->n), low);
+	if (st->map) {
+		__m128i v = _mm_add_epi32(_mm_set1_epi32((int)i), _mm_set_epi32(3, 2, 1, 0));
+		const __m128i four = _mm_set1_epi32(4);
+		for (size_t k = 0; k < 16; k += 4, v = _mm_add_epi32(v, four))
+			_mm_storeu_si128((__m128i *)(void *)(st->map + st->n + k), v);
+	}
+	size_t emitted = cnt;
+	if (spaces >> (cnt - 1) & 1) { /* a trailing space stays pending, as sep() does */
+		emitted--;
+		st->space = true;
+		st->space_src = (uint32_t)(i + cnt - 1);
+	}
+	st->n += emitted;
+	if (chars) {
+		unsigned last = 31u - (unsigned)__builtin_clz(chars);
+		st->last_end = (uint32_t)(i + last + 1);
+	}
+	unsigned char lc = (unsigned char)in[i + cnt - 1];
+	st->prev_punct = is_run_punct(lc) ? (char)lc : 0;
+	st->punct_run = 1;
+	return cnt;
+}
+#endif
+
 int text_norm(const char *in, size_t len, unsigned flags, char *out, uint32_t *map, size_t cap,
 	      size_t *out_len)
 {
@@ -326,6 +407,13 @@ int text_norm(const char *in, size_t len, unsigned flags, char *out, uint32_t *m
 	while (i < len && !st.overflow) {
 		unsigned char c = (unsigned char)in[i];
 		size_t k;
+#ifdef __SSE2__
+		if (len - i >= 16 && st.n + 17 <= st.cap &&
+		    (k = put_ascii_block(&st, in, i, flags & TEXT_NORM_HTML)) > 0) {
+			i += k;
+			continue;
+		}
+#endif
 		if (alnum[c]) {
 			i = put_alnum_run(&st, in, len, i);
 			continue;

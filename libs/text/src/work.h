@@ -9,14 +9,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "text/analyze.h"
+#include <stdlib.h>
 
-struct work_term {
-	enum text_token_type type;
-	uint32_t norm_off, norm_len, stem_off, stem_len;
-	uint32_t ostart, oend;
-	bool stop, glued;
-	bool norm_in_text, stem_in_text; /* offsets into norm (the text), not arena */
+#include "text/analyze.h"
+#include "util/err.h"
+
+/* Grow *p (*cap elements of elem bytes) to hold need elements, doubling. */
+static inline int work_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	if (__builtin_expect(need <= *cap, 1))
+		return 0;
+	size_t n = *cap ? *cap : 64;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(*p, n * elem);
+	if (!q)
+		return UTIL_ENOMEM;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+/*
+ * Arena for the rewritten forms and stems the terms point to: a list of
+ * chunks, newest first, that never move during an analysis (so terms can
+ * point into them as they are written); merged into one chunk at the start
+ * of the next analysis.
+ */
+struct work_chunk {
+	struct work_chunk *next;
+	size_t cap;
+	char data[];
 };
 
 /*
@@ -41,12 +64,10 @@ struct text_work {
 	size_t norm_cap, norm_len;
 	uint32_t *map;
 	size_t map_cap;
-	struct work_term *terms;
-	size_t terms_cap, nterms;
-	struct text_term *out;
-	size_t out_cap;
-	char *arena;
-	size_t arena_cap, arena_len;
+	struct text_term *out; /* the terms, written directly */
+	size_t out_cap, nterms;
+	struct work_chunk *arena;
+	size_t arena_len; /* bytes used in the newest chunk */
 	/* matcher scratch: concatenated term text and the term of each byte */
 	char *stream;
 	size_t stream_cap;
