@@ -4,9 +4,14 @@
  * receiver, with 1, 100 and 10,000 subscriptions per event; then a fault run
  * where the receiver answers 503 to 20 % of requests: how many are
  * eventually delivered, how many duplicates by webhook-id, how many
- * dead-lettered. Not a test. Needs deploy/stack infra.
+ * dead-lettered; events matched per second against 100,000 subscriptions
+ * (the service's own statement, and the same with index scans disabled).
+ * Same-run baseline: the 100 x 100 run again with the old design (one
+ * request at a time per worker, one consumer transaction per event).
+ * Not a test. Needs deploy/stack infra.
  *
- * usage: notify_bench <simpul-notify binary> [workers] [runs, e.g. "0123"]
+ * usage: notify_bench <simpul-notify binary> [workers] [runs, e.g. "01234m"]
+ *   0-3 the runs above, 4 the baseline, m matching (default: all)
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -27,6 +32,8 @@
 #include "events/meta.h"
 #include "events/topics.h"
 #include "kafka/producer.h"
+#include "notify.h"
+#include "tests/nt_scale.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/ids.h"
@@ -53,13 +60,17 @@ static PGresult *sql(const char *q, int n, const char *const *p)
 	return r;
 }
 
-static int spawn(const char *bin, const char *workers)
+/* Starts simpul-notify for the bench realm; baseline: the old design. */
+static int spawn(const char *bin, const char *workers, bool baseline)
 {
-	char env[16][160];
+	char env[20][160];
 	int pid, n = 0;
 
 	snprintf(env[n++], 160, "SIMPUL_NOTIFY_REALM=%s", realm);
-	snprintf(env[n++], 160, "SIMPUL_NOTIFY_GROUP=simpul-notify-%s", realm);
+	snprintf(env[n++], 160, "SIMPUL_NOTIFY_GROUP=simpul-notify-%s%s", realm,
+		 baseline ? "-base" : "");
+	snprintf(env[n++], 160, "SIMPUL_NOTIFY_PARALLEL=%s", baseline ? "1" : "64");
+	snprintf(env[n++], 160, "SIMPUL_NOTIFY_CONSUME_BATCH=%s", baseline ? "1" : "500");
 	snprintf(env[n++], 160, "SIMPUL_NOTIFY_SKIP_BEFORE_MS=%lld", (long long)util_now_ms() - 2000);
 	snprintf(env[n++], 160, "SIMPUL_NOTIFY_PORT=0");
 	snprintf(env[n++], 160, "SIMPUL_NOTIFY_ALLOW_LOOPBACK=on");
@@ -151,7 +162,7 @@ static long long dead_letters(void)
 	return n;
 }
 
-static void scenario(int idx, int per_event, int events, double fail)
+static void scenario(int idx, int per_event, int events, double fail, const char *label)
 {
 	char region[16], ev_region[24];
 	uint64_t total = (uint64_t)per_event * (uint64_t)events;
@@ -177,13 +188,75 @@ static void scenario(int idx, int per_event, int events, double fail)
 		usleep(fail > 0 ? 200000 : 20000);
 	}
 	t1 = now_s();
-	printf("%-6s subs/event=%-6d events=%-5d deliveries=%-7llu in %6.2f s = %7.0f/s  "
+	printf("%-8s subs/event=%-6d events=%-5d deliveries=%-7llu in %6.2f s = %7.0f/s  "
 	       "requests=%llu 503s=%llu duplicates=%llu dead=%lld delivered=%.3f%%\n",
-	       fail > 0 ? "fault" : "clean", per_event, events, (unsigned long long)c.delivered,
+	       label, per_event, events, (unsigned long long)c.delivered,
 	       t1 - t0, (double)c.delivered / (t1 - t0), (unsigned long long)c.requests,
 	       (unsigned long long)c.failed, (unsigned long long)c.duplicates, dead,
 	       100.0 * (double)c.delivered / (double)total);
 	fflush(stdout);
+}
+
+/* The scale test's 100,000 subscriptions (tests/nt_scale.h) in a realm of
+ * their own, which no service delivers. */
+static void match_subscriptions(const char *mrealm)
+{
+	PQclear(sql(NT_SCALE_SUBS_SQL,
+		    2, (const char *const[]){mrealm, owner}));
+	PQclear(sql("ANALYZE simpul.notify_sub_match", 0, NULL));
+	PQclear(sql("ANALYZE simpul.notify_subscriptions", 0, NULL));
+}
+
+/* Runs notify_match_count_sql for n berita events; events per second. */
+static double match_rate(const char *mrealm, int n, long long *matched)
+{
+	static const char *const regions[] = {"35.07.12.2001", "32.01.05.2003", "73.10.02.2010",
+					      "11.01.01.2001", "94.20.03.2005"};
+	char scopes[256], ev[40];
+	double t0 = now_s();
+
+	*matched = 0;
+	for (int i = 0; i < n; i++) {
+		const char *r = regions[i % 5];
+		PGresult *res;
+
+		util_uuid_v4(ev);
+		if (notify_scopes_literal(r, NULL, 0, scopes, sizeof(scopes)) != 0)
+			die("scopes", r);
+		res = sql(notify_match_count_sql, 11,
+			  (const char *const[]){mrealm, "content.published", scopes, "berita",
+						"judul berita", ev, "{}", r,
+						"2026-11-23 10:00:00+00", "300000", ""});
+		*matched += atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	return n / (now_s() - t0);
+}
+
+static void matching(void)
+{
+	char mrealm[48];
+	long long matched, scanned;
+	double t0 = now_s(), indexed, seq;
+
+	snprintf(mrealm, sizeof(mrealm), "%s-m", realm);
+	match_subscriptions(mrealm);
+	fprintf(stderr, "notify_bench: 100,000 subscriptions generated in %.1f s\n", now_s() - t0);
+	indexed = match_rate(mrealm, 1000, &matched);
+	/* Baseline: the same statement with index scans disabled. */
+	PQclear(sql("SET enable_indexscan = off", 0, NULL));
+	PQclear(sql("SET enable_bitmapscan = off", 0, NULL));
+	PQclear(sql("SET enable_indexonlyscan = off", 0, NULL));
+	seq = match_rate(mrealm, 20, &scanned);
+	PQclear(sql("RESET enable_indexscan", 0, NULL));
+	PQclear(sql("RESET enable_bitmapscan", 0, NULL));
+	PQclear(sql("RESET enable_indexonlyscan", 0, NULL));
+	printf("match    100,000 subscriptions: %.0f events/s (%.1f subscribers/event, %.0f "
+	       "matches/s); baseline without the index: %.1f events/s\n",
+	       indexed, (double)matched / 1000, indexed * (double)matched / 1000, seq);
+	fflush(stdout);
+	PQclear(sql("DELETE FROM simpul.notify_subscriptions WHERE realm = $1", 1,
+		    (const char *const[]){mrealm}));
 }
 
 static bool want(int argc, char **argv, char c)
@@ -207,7 +280,7 @@ int main(int argc, char **argv)
 	int pid;
 
 	if (argc < 2 || config_load(items, 3, err, sizeof(err)) != 0) {
-		fprintf(stderr, "usage: notify_bench <simpul-notify> [workers]\n%s\n", err);
+		fprintf(stderr, "usage: notify_bench <simpul-notify> [workers] [runs: 0-4, m]\n%s\n", err);
 		return 2;
 	}
 	util_trace_id(tag);
@@ -224,18 +297,26 @@ int main(int argc, char **argv)
 		die("producer", err);
 	if (bench_receiver_start(&rport, 2) != 0)
 		die("receiver", "cannot start");
-	pid = spawn(argv[1], argc > 2 ? argv[2] : "4");
-	/* argv[3]: which runs, e.g. "23" (default all: 0 1 2 3). */
+	/* argv[3]: which runs, e.g. "23" (default all). */
+	pid = spawn(argv[1], argc > 2 ? argv[2] : "4", false);
 	if (want(argc, argv, '0'))
-		scenario(0, 1, 5000, 0);
+		scenario(0, 1, 5000, 0, "clean");
 	if (want(argc, argv, '1'))
-		scenario(1, 100, 100, 0);
+		scenario(1, 100, 100, 0, "clean");
 	if (want(argc, argv, '2'))
-		scenario(2, 10000, 2, 0);
+		scenario(2, 10000, 2, 0, "clean");
 	if (want(argc, argv, '3'))
-		scenario(3, 100, 100, 0.2);
+		scenario(3, 100, 100, 0.2, "fault");
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
+	if (want(argc, argv, '4')) {
+		pid = spawn(argv[1], argc > 2 ? argv[2] : "4", true);
+		scenario(4, 100, 100, 0, "baseline");
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
+	if (want(argc, argv, 'm'))
+		matching();
 	PQclear(sql("DELETE FROM simpul.notify_subscriptions WHERE realm = $1", 1,
 		    (const char *const[]){realm}));
 	PQclear(sql("DELETE FROM simpul.users WHERE id = $1", 1, (const char *const[]){owner}));

@@ -115,6 +115,11 @@ static int consumers_start(struct notify_app *app, char *err, size_t errlen)
 						   .handle = notify_consume_handle,
 						   .ud = c};
 
+		if (app->cfg->consume_batch > 1) {
+			kc.handle_batch = notify_consume_batch;
+			kc.batch_max = (int)app->cfg->consume_batch;
+		}
+
 		c->app = app;
 		c->db = db_conn_new_opts(app->cfg->pg_url, &opts, err, errlen);
 		if (!c->db)

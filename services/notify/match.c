@@ -12,6 +12,7 @@
 #include "metrics/metrics.h"
 #include "notify.h"
 #include "slog/slog.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 /*
@@ -38,16 +39,19 @@
 	"(cardinality(s.keywords) = 0 OR EXISTS (SELECT 1 FROM unnest(s.keywords) AS k(w) "     \
 	"WHERE strpos(" text ", k.w) > 0)) "
 
-/* The index probe and residual filters shared by both statements below. */
-#define MATCH_FROM_WHERE                                                                           \
+/* The index probe and residual filters shared by the statements below, with
+ * the event's values as SQL expressions (parameters or columns). */
+#define MATCH_FROM_WHERE_OF(realm, kind, scopes, ctype, text, region, now, batch, kim)            \
 	"FROM simpul.notify_sub_match m "                                                          \
 	"JOIN simpul.notify_subscriptions s ON s.id = m.subscription_id "                          \
-	DUE_LATERAL("$2", "$9", "$10")                                                             \
-	"WHERE m.realm = $1 AND m.kind = $2 AND m.scope = ANY($3::text[]) "                        \
-	"AND (m.content_type IS NULL OR m.content_type = $4) "                                     \
-	"AND ($2 IN ('content.decided', 'registration.decided') OR s.region_prefix = '' "          \
-	"OR $8 = s.region_prefix OR $8 LIKE s.region_prefix || '.%') "                            \
-	"AND (s.kim_id IS NULL OR s.kim_id::text = $11) AND " KEYWORDS_OK("$5")
+	DUE_LATERAL(kind, now, batch)                                                              \
+	"WHERE m.realm = " realm " AND m.kind = " kind " AND m.scope = ANY(" scopes ") "           \
+	"AND (m.content_type IS NULL OR m.content_type = " ctype ") "                              \
+	"AND (" kind " IN ('content.decided', 'registration.decided') OR s.region_prefix = '' "    \
+	"OR " region " = s.region_prefix OR " region " LIKE s.region_prefix || '.%') "             \
+	"AND (s.kim_id IS NULL OR s.kim_id::text = " kim ") AND " KEYWORDS_OK(text)
+#define MATCH_FROM_WHERE                                                                           \
+	MATCH_FROM_WHERE_OF("$1", "$2", "$3::text[]", "$4", "$5", "$8", "$9", "$10", "$11")
 
 const char notify_match_sql[] =
 	"WITH ins AS (INSERT INTO simpul.notify_deliveries (event_id, subscription_id, realm, "
@@ -61,13 +65,32 @@ const char notify_match_count_sql[] =
 	"SELECT count(*) AS n, $6::text AS e, $7::text AS p, count(d.due) AS held "
 	MATCH_FROM_WHERE;
 
-int notify_match_insert(struct notify_app *app, struct db_conn *db, const struct notify_event *ev,
-			int64_t *n, char *err, size_t errlen)
+/*
+ * Many events at once: the same probe and filters for every row of the
+ * unnested arrays ($2..$8, $11: kind, scopes literal, content type, text,
+ * event id, payload, region, KIM id; $1 realm, $9 now, $10 review batch).
+ * A replay inside the batch is one row (DISTINCT ON).
+ */
+const char notify_match_batch_sql[] =
+	"WITH e AS (SELECT DISTINCT ON (event_id, kind) * FROM unnest($2::text[], $3::text[], "
+	"$4::text[], $5::text[], $6::uuid[], $7::text[], $8::text[], $11::text[]) AS e(kind, "
+	"scopes, ctype, txt, event_id, payload, region, kim)), "
+	"ins AS (INSERT INTO simpul.notify_deliveries (event_id, subscription_id, realm, "
+	"kind, region_code, payload, status, due_at, next_attempt_at) "
+	"SELECT e.event_id, x.id, x.realm, e.kind, e.region, e.payload::jsonb, "
+	"CASE WHEN x.due IS NULL THEN 'pending' ELSE 'held' END, x.due, "
+	"coalesce(x.due, $9::timestamptz) FROM e CROSS JOIN LATERAL (SELECT s.id, s.realm, d.due "
+	MATCH_FROM_WHERE_OF("$1", "e.kind", "e.scopes::text[]", "e.ctype", "e.txt", "e.region", "$9",
+			    "$10", "e.kim")
+	") x ON CONFLICT (event_id, subscription_id) DO NOTHING RETURNING kind) "
+	"SELECT kind, count(*) AS n FROM ins GROUP BY kind";
+
+/* The match scopes of ev: its region's ancestors, kim:<id>, user:<id>. */
+static int event_scopes(const struct notify_event *ev, char *scopes, size_t len, char *err,
+			size_t errlen)
 {
 	const char *extra[2] = {NULL, NULL};
-	char scopes[512], kim[48] = "", user[48] = "", now[40], batch[24];
-	PGresult *res = NULL;
-	int rc;
+	char kim[48] = "", user[48] = "";
 
 	if (ev->kim_id && ev->kim_id[0])
 		snprintf(kim, sizeof(kim), "kim:%s", ev->kim_id);
@@ -75,8 +98,87 @@ int notify_match_insert(struct notify_app *app, struct db_conn *db, const struct
 		snprintf(user, sizeof(user), "user:%s", ev->author_id);
 	extra[0] = kim;
 	extra[1] = user;
-	if (notify_scopes_literal(ev->region, extra, 2, scopes, sizeof(scopes)) != 0)
+	if (notify_scopes_literal(ev->region, extra, 2, scopes, len) != 0)
 		return util_err_set(err, errlen, UTIL_EINVAL, "bad region '%s'", ev->region);
+	return 0;
+}
+
+void notify_match_batch_init(struct notify_match_batch *b)
+{
+	b->n = 0;
+	for (int i = 0; i < NOTIFY_MATCH_BATCH_COLS; i++)
+		util_buf_init(&b->v[i], 256u << 20);
+}
+
+void notify_match_batch_release(struct notify_match_batch *b)
+{
+	for (int i = 0; i < NOTIFY_MATCH_BATCH_COLS; i++)
+		util_buf_release(&b->v[i]);
+	b->n = 0;
+}
+
+int notify_match_batch_add(struct notify_match_batch *b, const struct notify_event *ev, char *err,
+			   size_t errlen)
+{
+	char scopes[512];
+	int rc = event_scopes(ev, scopes, sizeof(scopes), err, errlen);
+
+	for (int i = 0; !rc && b->n == 0 && i < NOTIFY_MATCH_BATCH_COLS; i++)
+		rc = util_buf_append_str(&b->v[i], "{");
+	if (rc)
+		return rc;
+	rc = notify_lit_push(&b->v[0], ev->kind) || notify_lit_push(&b->v[1], scopes) ||
+	     notify_lit_push(&b->v[2], ev->content_type) ||
+	     notify_lit_push(&b->v[3], ev->text ? ev->text : "") ||
+	     notify_lit_push(&b->v[4], ev->event_id) || notify_lit_push(&b->v[5], ev->payload) ||
+	     notify_lit_push(&b->v[6], ev->region) ||
+	     notify_lit_push(&b->v[7], ev->kim_id ? ev->kim_id : "");
+	if (rc)
+		return util_err_set(err, errlen, UTIL_ENOMEM, "batch too big");
+	b->n++;
+	return 0;
+}
+
+int notify_match_batch_run(struct notify_app *app, struct db_conn *db,
+			   struct notify_match_batch *b, int64_t *n, char *err, size_t errlen)
+{
+	char now[40], batch[24];
+	PGresult *res = NULL;
+	int rc = 0;
+
+	*n = 0;
+	if (b->n == 0)
+		return 0;
+	for (int i = 0; !rc && i < NOTIFY_MATCH_BATCH_COLS; i++)
+		rc = util_buf_append_str(&b->v[i], "}");
+	if (rc)
+		return util_err_set(err, errlen, UTIL_ENOMEM, "batch too big");
+	notify_ts_param(notify_now_ms(app->cfg), now);
+	snprintf(batch, sizeof(batch), "%" PRId64, app->cfg->review_batch_ms);
+	{
+		const char *v[] = {app->cfg->realm, b->v[0].data, b->v[1].data, b->v[2].data,
+				   b->v[3].data, b->v[4].data, b->v[5].data, b->v[6].data,
+				   now, batch, b->v[7].data};
+		rc = db_exec(db, notify_match_batch_sql, 11, v, NULL, &res, err, errlen);
+	}
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		double k = strtod(PQgetvalue(res, i, 1), NULL);
+		*n += (int64_t)k;
+		metrics_counter_add(app->m.matched, (const char *const[]){PQgetvalue(res, i, 0)}, k);
+	}
+	PQclear(res);
+	return rc;
+}
+
+int notify_match_insert(struct notify_app *app, struct db_conn *db, const struct notify_event *ev,
+			int64_t *n, char *err, size_t errlen)
+{
+	char scopes[512], now[40], batch[24];
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = event_scopes(ev, scopes, sizeof(scopes), err, errlen)) != 0)
+		return rc;
 	notify_ts_param(notify_now_ms(app->cfg), now);
 	snprintf(batch, sizeof(batch), "%" PRId64, app->cfg->review_batch_ms);
 	{

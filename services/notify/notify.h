@@ -24,6 +24,8 @@
 
 #include <jansson.h>
 
+#include "util/buf.h"
+
 struct db_conn;
 struct auth;
 struct metrics_registry;
@@ -48,9 +50,11 @@ struct notify_config {
 	bool migrate;
 	bool consume;
 	int64_t consumers;
+	int64_t consume_batch;
 	int64_t workers;
 	int64_t bulk_workers;
 	int64_t claim_batch;
+	int64_t parallel;
 	int64_t poll_ms;
 	int64_t connect_timeout_ms;
 	int64_t timeout_ms;
@@ -260,6 +264,27 @@ __attribute__((warn_unused_result)) int notify_match_insert(struct notify_app *a
 							    struct db_conn *db,
 							    const struct notify_event *ev,
 							    int64_t *n, char *err, size_t errlen);
+/*
+ * Matching many events in ONE statement (the consumer's batch mode): add
+ * events (their strings are copied), then run; *n receives how many
+ * deliveries were new. notify_match_batch_sql is exposed for EXPLAIN.
+ */
+#define NOTIFY_MATCH_BATCH_COLS 8
+struct notify_match_batch {
+	struct util_buf v[NOTIFY_MATCH_BATCH_COLS]; /* array literals being built */
+	size_t n;                                   /* events added */
+};
+extern const char notify_match_batch_sql[];
+void notify_match_batch_init(struct notify_match_batch *b);
+void notify_match_batch_release(struct notify_match_batch *b);
+__attribute__((warn_unused_result)) int notify_match_batch_add(struct notify_match_batch *b,
+							       const struct notify_event *ev,
+							       char *err, size_t errlen);
+__attribute__((warn_unused_result)) int notify_match_batch_run(struct notify_app *app,
+							       struct db_conn *db,
+							       struct notify_match_batch *b,
+							       int64_t *n, char *err,
+							       size_t errlen);
 /* Records a diseminasi fan-out job (idempotent). */
 __attribute__((warn_unused_result)) int notify_fanout_enqueue(struct notify_app *app,
 							      struct db_conn *db,
@@ -281,6 +306,7 @@ struct notify_consumer {
 	struct notify_app *app;
 	struct kafka_consumer *kc;
 	struct db_conn *db;
+	struct notify_match_batch *collect; /* set while a batch is gathered */
 	pthread_t thr;
 	bool started;
 };
@@ -288,6 +314,10 @@ struct notify_consumer {
 struct kafka_message;
 /* The kafka_handle_fn of the service (ud = struct notify_consumer). */
 int notify_consume_handle(void *ud, const struct kafka_message *m, char *err, size_t errlen);
+/* The kafka_batch_fn: msgs[0..n) matched in one transaction; on any failure
+ * nothing is kept (the loop then redoes them through notify_consume_handle). */
+int notify_consume_batch(void *ud, const struct kafka_message *msgs, size_t n, char *err,
+			 size_t errlen);
 
 /* ---- workers (worker.c) ---- */
 

@@ -33,12 +33,16 @@
 		  "consume the moderated, published and registry topics" },                        \
 		{ "SIMPUL_NOTIFY_CONSUMERS", CONFIG_INT, "3", 1, 12, false, &(cfg)->consumers,     \
 		  "consumer threads (group members) matching events in parallel" },                \
+		{ "SIMPUL_NOTIFY_CONSUME_BATCH", CONFIG_INT, "200", 1, 10000, false,               \
+		  &(cfg)->consume_batch, "events matched per consumer transaction (1: one each)" }, \
 		{ "SIMPUL_NOTIFY_WORKERS", CONFIG_INT, "8", 1, 256, false, &(cfg)->workers,        \
 		  "delivery workers for ordinary notifications (lane 0)" },                        \
 		{ "SIMPUL_NOTIFY_BULK_WORKERS", CONFIG_INT, "2", 1, 256, false,                    \
 		  &(cfg)->bulk_workers, "delivery workers for diseminasi fan-out (lane 1)" },      \
 		{ "SIMPUL_NOTIFY_CLAIM_BATCH", CONFIG_INT, "64", 1, 1000, false,                   \
 		  &(cfg)->claim_batch, "deliveries a worker claims per round" },                   \
+		{ "SIMPUL_NOTIFY_PARALLEL", CONFIG_INT, "32", 1, 512, false, &(cfg)->parallel,     \
+		  "webhook requests a worker has in flight at once (kept-alive connections)" },    \
 		{ "SIMPUL_NOTIFY_POLL_MS", CONFIG_DURATION_MS, "200ms", 10, 60000, false,          \
 		  &(cfg)->poll_ms, "idle workers look for due deliveries this often" },            \
 		{ "SIMPUL_NOTIFY_CONNECT_TIMEOUT_MS", CONFIG_DURATION_MS, "3s", 100, 60000, false, \

@@ -2,8 +2,10 @@
  * services/notify/worker.c - delivery workers. Each round is one transaction:
  * lock a batch of due deliveries of the worker's lane with FOR UPDATE SKIP
  * LOCKED (other workers and replicas skip them; a crashed worker's
- * transaction aborts and the rows are due again), send them (signed webhook
- * or e-mail), and record every outcome, the attempt log, dead letters, flags
+ * transaction aborts and the rows are due again), send them (signed webhooks
+ * concurrently through one curl multi handle per worker, up to
+ * SIMPUL_NOTIFY_PARALLEL in flight over kept-alive connections; e-mail one
+ * by one), and record every outcome, the attempt log, dead letters, flags
  * and NotificationDelivery outbox records in one statement, then commit.
  * One write per delivery on the hot path: the lock is not an UPDATE.
  */
@@ -30,12 +32,23 @@
 #define RESPONSE_CAP 4096
 #define ERR_MAX 300
 
+/* One webhook request in flight: its easy handle and what it borrows. */
+struct slot {
+	CURL *easy;
+	struct curl_slist *hdr, *resolve;
+	size_t seen;  /* response bytes, discarded */
+	int job;      /* index into the round's jobs; -1: free */
+	int64_t t0;   /* start, monotonic us */
+};
+
 struct notify_worker {
 	struct notify_app *app;
 	int lane;
 	struct db_conn *db;
 	bool async_commit; /* synchronous_commit = off applied on this session */
-	CURL *http;
+	CURLM *multi;      /* owns the connection cache (keep-alive) */
+	struct slot *slots;
+	int nslots;
 	CURL *smtp;
 	char producer[64];
 };
@@ -115,45 +128,58 @@ static bool target_ok(struct notify_worker *w, struct job *j, struct notify_url 
 	return false;
 }
 
-static void send_webhook(struct notify_worker *w, struct job *j)
+static void slot_reset(struct slot *s)
+{
+	curl_slist_free_all(s->hdr);
+	curl_slist_free_all(s->resolve);
+	s->hdr = s->resolve = NULL;
+	s->job = -1;
+}
+
+/* Prepares j's signed request on s; false when j is decided already
+ * (refused target, bad secret: outcome and error set). */
+static bool webhook_begin(struct notify_worker *w, struct job *j, struct slot *s)
 {
 	const struct notify_config *cfg = w->app->cfg;
-	struct curl_slist *hdr = NULL, *resolve = NULL;
 	struct notify_url u;
 	char msg_id[48], line[400], sigs[2 * NOTIFY_SIG_MAX + 2];
 	int64_t ts = notify_now_ms(cfg) / 1000;
-	size_t seen = 0;
-	CURLcode cc;
 
-	if (!target_ok(w, j, &u, &resolve))
-		return;
+	if (!target_ok(w, j, &u, &s->resolve))
+		return false;
 	snprintf(msg_id, sizeof(msg_id), "msg_%s", j->id);
 	if (signatures(j, msg_id, ts, sigs, sizeof(sigs)) != 0) {
 		snprintf(j->error, sizeof(j->error), "bad secret");
 		j->outcome = "failed";
-		goto out;
+		return false;
 	}
-	hdr = curl_slist_append(hdr, "Content-Type: application/json");
+	s->hdr = curl_slist_append(s->hdr, "Content-Type: application/json");
 	snprintf(line, sizeof(line), "webhook-id: %s", msg_id);
-	hdr = curl_slist_append(hdr, line);
+	s->hdr = curl_slist_append(s->hdr, line);
 	snprintf(line, sizeof(line), "webhook-timestamp: %" PRId64, ts);
-	hdr = curl_slist_append(hdr, line);
+	s->hdr = curl_slist_append(s->hdr, line);
 	snprintf(line, sizeof(line), "webhook-signature: %s", sigs);
-	hdr = curl_slist_append(hdr, line);
-	hdr = curl_slist_append(hdr, "User-Agent: simpul-notify/1");
-	curl_easy_setopt(w->http, CURLOPT_URL, j->target);
-	curl_easy_setopt(w->http, CURLOPT_RESOLVE, resolve);
-	curl_easy_setopt(w->http, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(w->http, CURLOPT_POSTFIELDS, j->payload);
-	curl_easy_setopt(w->http, CURLOPT_POSTFIELDSIZE, (long)strlen(j->payload));
-	curl_easy_setopt(w->http, CURLOPT_WRITEDATA, &seen);
-	cc = curl_easy_perform(w->http);
+	s->hdr = curl_slist_append(s->hdr, line);
+	s->hdr = curl_slist_append(s->hdr, "User-Agent: simpul-notify/1");
+	s->seen = 0;
+	curl_easy_setopt(s->easy, CURLOPT_URL, j->target);
+	curl_easy_setopt(s->easy, CURLOPT_RESOLVE, s->resolve);
+	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdr);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, j->payload);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(j->payload));
+	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, &s->seen);
+	return true;
+}
+
+/* The outcome of a finished request. */
+static void webhook_end(struct slot *s, struct job *j, CURLcode cc)
+{
 	if (cc != CURLE_OK) {
 		snprintf(j->error, sizeof(j->error), "%s", curl_easy_strerror(cc));
 		j->outcome = "retrying";
-		goto out;
+		return;
 	}
-	curl_easy_getinfo(w->http, CURLINFO_RESPONSE_CODE, &j->http_status);
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &j->http_status);
 	if (j->http_status >= 200 && j->http_status < 300) {
 		j->outcome = "delivered";
 	} else {
@@ -161,9 +187,6 @@ static void send_webhook(struct notify_worker *w, struct job *j)
 		/* 410 Gone: the receiver says it will never want this again. */
 		j->outcome = j->http_status == 410 ? "failed" : "retrying";
 	}
-out:
-	curl_slist_free_all(hdr);
-	curl_slist_free_all(resolve);
 }
 
 struct upload {
@@ -223,20 +246,21 @@ static void send_email(struct notify_worker *w, struct job *j)
 	free(msg);
 }
 
-static void send_one(struct notify_worker *w, struct job *j)
+static bool is_email(const struct job *j)
+{
+	return strcmp(j->channel, "email") == 0;
+}
+
+/* Timing, metrics, and for a failed try: the next attempt or the dead letter. */
+static void job_finish(struct notify_worker *w, struct job *j, int64_t t0)
 {
 	const struct notify_config *cfg = w->app->cfg;
-	int64_t t0 = util_mono_us();
-	const char *ch = strcmp(j->channel, "email") == 0 ? "email" : "webhook";
+	const char *ch = is_email(j) ? "email" : "webhook";
+	int64_t us = util_mono_us() - t0;
 
-	j->outcome = "retrying";
-	if (ch[0] == 'e')
-		send_email(w, j);
-	else
-		send_webhook(w, j);
-	j->duration_ms = (util_mono_us() - t0) / 1000;
+	j->duration_ms = us / 1000;
 	metrics_histogram_observe(w->app->m.send_seconds, (const char *const[]){ch},
-				  (double)(util_mono_us() - t0) / 1e6);
+				  (double)us / 1e6);
 	if (!strcmp(j->outcome, "retrying")) {
 		int64_t age = notify_now_ms(cfg) - j->created_ms;
 		j->next_ms = notify_backoff_ms(j->attempt, cfg->retry_base_ms, cfg->retry_max_ms);
@@ -419,17 +443,80 @@ static void job_from_row(struct job *j, PGresult *res, int i)
 	j->created_ms = strtoll(db_value(res, i, "created_ms"), NULL, 10);
 }
 
-/* Sends the claimed jobs until the round's time is up; returns how many were sent. */
+/*
+ * Starts job j: e-mail is sent here and now; a webhook goes to a free slot of
+ * the multi handle (true: in flight) unless it is decided before sending.
+ */
+static bool job_start(struct notify_worker *w, struct job *j, int idx, struct slot *s)
+{
+	int64_t t0 = util_mono_us();
+
+	j->outcome = "retrying";
+	if (is_email(j)) {
+		send_email(w, j);
+	} else if (webhook_begin(w, j, s)) {
+		s->job = idx;
+		s->t0 = t0;
+		if (curl_multi_add_handle(w->multi, s->easy) == CURLM_OK)
+			return true;
+		snprintf(j->error, sizeof(j->error), "cannot start request");
+	}
+	slot_reset(s);
+	job_finish(w, j, t0);
+	return false;
+}
+
+/* Drives the transfers in flight; finishes those that are done. */
+static void progress(struct notify_worker *w, struct job *jobs, int *active)
+{
+	int running = 0, left = 0;
+	CURLMsg *m;
+
+	curl_multi_perform(w->multi, &running);
+	while ((m = curl_multi_info_read(w->multi, &left)) != NULL) {
+		struct slot *s = NULL;
+		CURLcode cc = m->data.result;
+		CURL *e = m->easy_handle;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&s);
+		curl_multi_remove_handle(w->multi, e);
+		webhook_end(s, &jobs[s->job], cc);
+		job_finish(w, &jobs[s->job], s->t0);
+		slot_reset(s);
+		(*active)--;
+	}
+	if (*active > 0)
+		curl_multi_poll(w->multi, NULL, 0, 100, NULL);
+}
+
+/*
+ * Sends the claimed jobs, up to nslots webhooks at once, until all are done
+ * or the round's time is up (no new request starts then; those in flight
+ * finish within the total timeout). Returns how many were sent: a prefix of
+ * jobs, the rest stay pending and due for the next round.
+ */
 static int send_all(struct notify_worker *w, struct job *jobs, PGresult *res, int n)
 {
 	int64_t deadline = util_mono_us() + w->app->cfg->lease_ms * 1000;
-	int i;
+	int next = 0, active = 0;
 
-	for (i = 0; i < n && util_mono_us() < deadline; i++) {
-		job_from_row(&jobs[i], res, i);
-		send_one(w, &jobs[i]);
+	for (;;) {
+		for (int k = 0; k < w->nslots && next < n && util_mono_us() < deadline; k++) {
+			if (w->slots[k].job >= 0)
+				continue;
+			job_from_row(&jobs[next], res, next);
+			if (job_start(w, &jobs[next], next, &w->slots[k]))
+				active++;
+			next++;
+		}
+		if (active == 0 && (next >= n || util_mono_us() >= deadline))
+			break;
+		if (active > 0)
+			progress(w, jobs, &active);
 	}
-	return i; /* the rest stay pending and due: the next round takes them */
+	return next;
 }
 
 /* One round: claim, send, store, commit. Returns how many were claimed, or < 0. */
@@ -524,6 +611,29 @@ static CURL *easy_new(const struct notify_config *cfg, bool http)
 	return c;
 }
 
+/* The worker's multi handle and its slots, one easy handle each. */
+static int slots_new(struct notify_worker *w)
+{
+	int n = (int)w->app->cfg->parallel;
+
+	w->multi = curl_multi_init();
+	w->slots = calloc((size_t)n, sizeof(*w->slots));
+	if (!w->multi || !w->slots)
+		return UTIL_ENOMEM;
+	/* Keep a connection per slot (and some) open between rounds; without
+	 * this the cache follows the handles added at the moment. */
+	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)n * 2);
+	w->nslots = n;
+	for (int k = 0; k < n; k++) {
+		w->slots[k].job = -1;
+		w->slots[k].easy = easy_new(w->app->cfg, true);
+		if (!w->slots[k].easy)
+			return UTIL_ENOMEM;
+		curl_easy_setopt(w->slots[k].easy, CURLOPT_PRIVATE, &w->slots[k]);
+	}
+	return 0;
+}
+
 struct notify_worker *notify_workers_new(struct notify_app *app, int n, char *err, size_t errlen)
 {
 	struct db_conn_opts opts = {.application_name = "simpul-notify-worker",
@@ -543,9 +653,8 @@ struct notify_worker *notify_workers_new(struct notify_app *app, int n, char *er
 		w->lane = i < app->cfg->workers ? 0 : 1;
 		snprintf(w->producer, sizeof(w->producer), "notify@%.40s", host);
 		w->db = db_conn_new_opts(app->cfg->pg_url, &opts, err, errlen);
-		w->http = easy_new(app->cfg, true);
 		w->smtp = easy_new(app->cfg, false);
-		if (!w->db || !w->http || !w->smtp) {
+		if (!w->db || !w->smtp || slots_new(w) != 0) {
 			notify_workers_free(ws, n);
 			return NULL;
 		}
@@ -564,8 +673,12 @@ void notify_workers_free(struct notify_worker *w, int n)
 		return;
 	for (int i = 0; i < n; i++) {
 		db_conn_free(w[i].db);
-		if (w[i].http)
-			curl_easy_cleanup(w[i].http);
+		if (w[i].multi)
+			curl_multi_cleanup(w[i].multi);
+		for (int k = 0; w[i].slots && k < w[i].nslots; k++)
+			if (w[i].slots[k].easy)
+				curl_easy_cleanup(w[i].slots[k].easy);
+		free(w[i].slots);
 		if (w[i].smtp)
 			curl_easy_cleanup(w[i].smtp);
 	}

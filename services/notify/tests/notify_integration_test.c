@@ -74,6 +74,11 @@ static void build_env(int64_t clock_offset_ms, bool strict)
 	snprintf(extra_buf[n++], 160, "SIMPUL_NOTIFY_CONNECT_TIMEOUT_MS=1s");
 	snprintf(extra_buf[n++], 160, "SIMPUL_NOTIFY_TIMEOUT_MS=3s");
 	snprintf(extra_buf[n++], 160, "SIMPUL_NOTIFY_FANOUT_BATCH=500");
+	/* Few sessions: the shared PostgreSQL has a connection limit; requests
+	 * run in parallel inside each worker anyway. */
+	snprintf(extra_buf[n++], 160, "SIMPUL_NOTIFY_WORKERS=2");
+	snprintf(extra_buf[n++], 160, "SIMPUL_NOTIFY_BULK_WORKERS=1");
+	snprintf(extra_buf[n++], 160, "SIMPUL_NOTIFY_CONSUMERS=2");
 	for (size_t i = 0; i < n; i++)
 		extra_env[i] = extra_buf[i];
 	extra_env[n] = NULL;
@@ -303,6 +308,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_review_batched),
 		cmocka_unit_test(test_decided_and_registration),
 		cmocka_unit_test(test_fanout),
+		cmocka_unit_test(test_batch_with_poison),
 		cmocka_unit_test(test_metrics_and_records),
 		cmocka_unit_test(test_drop_and_timeout),
 		cmocka_unit_test(test_restart_mid_retry),

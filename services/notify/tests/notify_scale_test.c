@@ -16,10 +16,11 @@
 #include <libpq-fe.h>
 
 #include "notify.h"
+#include "nt_scale.h"
 #include "ts/ts.h"
 #include "util/ids.h"
 
-#define NSUBS "100000"
+#define NSUBS NT_SCALE_NSUBS
 
 static struct ts_env env;
 static PGconn *pg;
@@ -39,23 +40,8 @@ static int setup(void **state)
 		return -1;
 	}
 	snprintf(realm, sizeof(realm), "scale-%s", fx.run);
-	/* Regions spread like the real tree: 5 % province, 15 % kabupaten,
-	 * 30 % kecamatan, 50 % desa subscriptions; a third filter by type. */
-	r = ts_pg_query(
-		pg,
-		"WITH g AS (SELECT i, lpad((11 + i % 84)::text, 2, '0') AS p, "
-		"lpad((1 + (i / 84) % 40)::text, 2, '0') AS k, lpad((1 + (i / 3360) % 30)::text, 2, "
-		"'0') AS c, (2001 + (i / 7) % 20)::text AS d FROM generate_series(1, " NSUBS ") i), "
-		"s AS (INSERT INTO simpul.notify_subscriptions (realm, owner_id, channel, target, "
-		"kinds, region_prefix, content_type, secret) SELECT $1, $2::uuid, 'email', "
-		"'s' || i || '@example.test', '{content.published}', CASE WHEN i % 20 = 0 THEN p "
-		"WHEN i % 20 < 4 THEN p || '.' || k WHEN i % 20 < 10 THEN p || '.' || k || '.' || c "
-		"ELSE p || '.' || k || '.' || c || '.' || d END, CASE WHEN i % 3 = 0 THEN 'berita' END, "
-		"'whsec_x' FROM g RETURNING id, realm, region_prefix, content_type) "
-		"INSERT INTO simpul.notify_sub_match (realm, kind, scope, content_type, "
-		"subscription_id) SELECT realm, 'content.published', region_prefix, content_type, id "
-		"FROM s",
-		2, (const char *const[]){realm, fx.users[TS_CITIZEN].id}, err, sizeof(err));
+	r = ts_pg_query(pg, NT_SCALE_SUBS_SQL, 2,
+			(const char *const[]){realm, fx.users[TS_CITIZEN].id}, err, sizeof(err));
 	if (!r) {
 		fprintf(stderr, "notify scale: generating subscriptions: %s\n", err);
 		return -1;
@@ -173,11 +159,89 @@ static void test_match_rate(void **state)
 	assert_true(match_rate > 3 * seq_rate);
 }
 
+/* The plan text of EXPLAIN sql with n parameters. */
+static void explain(const char *sql, int n, const char *const *v, char *plan, size_t cap)
+{
+	char q[8192];
+	size_t len = 0;
+	PGresult *r;
+
+	snprintf(q, sizeof(q), "EXPLAIN %s", sql);
+	r = PQexecParams(pg, q, n, NULL, v, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	plan[0] = '\0';
+	for (int i = 0; i < PQntuples(r); i++)
+		len += (size_t)snprintf(plan + len, len < cap ? cap - len : 0, "%s\n",
+					PQgetvalue(r, i, 0));
+	PQclear(r);
+}
+
+/*
+ * The consumer's batch statement (notify_match_batch_sql): the same index
+ * probe for every event of the batch, and the same deliveries as one
+ * statement per event; a replayed event inside the batch counts once.
+ * Inserted in a transaction that is rolled back.
+ */
+static void test_batch_statement(void **state)
+{
+	static const char *const regions[] = {"35.07.12.2001", "32.01.05.2003", "73.10.02.2010"};
+	struct notify_match_batch b;
+	struct notify_event ev = {.kind = "content.published", .content_type = "berita",
+				  .text = "judul berita", .payload = "{}"};
+	char ids[3][40], err[256], scopes[256], plan[8192];
+	const char *v[11];
+	long long single = 0, batched = 0;
+	PGresult *r;
+
+	(void)state;
+	notify_match_batch_init(&b);
+	for (int i = 0; i < 4; i++) { /* the 4th is a replay of the 1st */
+		if (i < 3)
+			util_uuid_v4(ids[i]);
+		ev.event_id = ids[i % 3];
+		ev.region = regions[i % 3];
+		assert_int_equal(notify_match_batch_add(&b, &ev, err, sizeof(err)), 0);
+	}
+	assert_int_equal(b.n, 4);
+	for (int i = 0; i < NOTIFY_MATCH_BATCH_COLS; i++)
+		assert_int_equal(util_buf_append_str(&b.v[i], "}"), 0);
+	{
+		const char *bv[11] = {realm, b.v[0].data, b.v[1].data, b.v[2].data, b.v[3].data,
+				      b.v[4].data, b.v[5].data, b.v[6].data,
+				      "2026-11-23 10:00:00+00", "300000", b.v[7].data};
+		explain(notify_match_batch_sql, 11, bv, plan, sizeof(plan));
+		fprintf(stderr, "%s", plan);
+		assert_non_null(strstr(plan, "notify_sub_match_pkey"));
+		assert_null(strstr(plan, "Seq Scan on notify_sub_match"));
+		assert_null(strstr(plan, "Seq Scan on notify_subscriptions"));
+		PQclear(PQexec(pg, "BEGIN"));
+		r = PQexecParams(pg, notify_match_batch_sql, 11, NULL, bv, NULL, NULL, 0);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		for (int i = 0; i < PQntuples(r); i++)
+			batched += atoll(PQgetvalue(r, i, 1));
+		PQclear(r);
+		PQclear(PQexec(pg, "ROLLBACK"));
+	}
+	for (int i = 0; i < 3; i++) {
+		params(regions[i], ids[i], scopes, v);
+		r = PQexecParams(pg, notify_match_count_sql, 11, NULL, v, NULL, NULL, 0);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		single += atoll(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+	notify_match_batch_release(&b);
+	fprintf(stderr, "batch of 4 events (one replayed): %lld deliveries, one by one: %lld\n",
+		batched, single);
+	assert_true(single > 0);
+	assert_int_equal(batched, single);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_explain_uses_index),
 		cmocka_unit_test(test_match_rate),
+		cmocka_unit_test(test_batch_statement),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -176,6 +176,39 @@ static void test_email_mime(void **state)
 	json_decref(p);
 }
 
+/* The batch statement's arrays: one element per event, strings quoted and
+ * escaped, NULL for a missing content type, the scopes as a nested literal. */
+static void test_match_batch_arrays(void **state)
+{
+	struct notify_match_batch b;
+	struct notify_event ev = {.event_id = "00000000-0000-4000-8000-000000000001",
+				  .kind = NOTIFY_KIND_PUBLISHED, .region = "35.07",
+				  .content_type = "berita", .text = "a \"quoted\" \\ text",
+				  .payload = "{\"k\":\"v\"}", .kim_id = "k1"};
+	char err[128];
+
+	(void)state;
+	notify_match_batch_init(&b);
+	assert_int_equal(notify_match_batch_add(&b, &ev, err, sizeof(err)), 0);
+	ev.kind = NOTIFY_KIND_REGISTRATION;
+	ev.content_type = NULL;
+	ev.text = NULL;
+	ev.kim_id = NULL;
+	ev.author_id = "u1";
+	assert_int_equal(notify_match_batch_add(&b, &ev, err, sizeof(err)), 0);
+	ev.region = "not a region";
+	assert_int_equal(notify_match_batch_add(&b, &ev, err, sizeof(err)), UTIL_EINVAL);
+	assert_int_equal(b.n, 2);
+	assert_string_equal(b.v[0].data, "{\"content.published\",\"registration.decided\"");
+	assert_string_equal(b.v[1].data, "{\"{\\\"\\\",\\\"35\\\",\\\"35.07\\\",\\\"kim:k1\\\"}\","
+					 "\"{\\\"\\\",\\\"35\\\",\\\"35.07\\\",\\\"user:u1\\\"}\"");
+	assert_string_equal(b.v[2].data, "{\"berita\",NULL");
+	assert_string_equal(b.v[3].data, "{\"a \\\"quoted\\\" \\\\ text\",\"\"");
+	assert_string_equal(b.v[5].data, "{\"{\\\"k\\\":\\\"v\\\"}\",\"{\\\"k\\\":\\\"v\\\"}\"");
+	assert_string_equal(b.v[7].data, "{\"k1\",\"\"");
+	notify_match_batch_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_scopes_and_zones),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_email_mime),
+		cmocka_unit_test(test_match_batch_arrays),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

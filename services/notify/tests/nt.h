@@ -64,5 +64,8 @@ int nt_service_stop(struct nt_service *s);
 /* Sends msg (its meta already filled) to topic with key and the five headers. 0 or -1. */
 int nt_produce(const char *brokers, const char *topic, const char *key,
 	       const ProtobufCMessage *msg, const void *meta);
+/* Queues bytes that are no protobuf message (poison) to topic with key, on the
+ * same producer, unflushed: the next nt_produce sends both. 0 or -1. */
+int nt_produce_garbage(const char *brokers, const char *topic, const char *key);
 
 #endif

@@ -127,23 +127,39 @@ int nt_service_stop(struct nt_service *s)
 	return -1;
 }
 
-int nt_produce(const char *brokers, const char *topic, const char *key,
-	       const ProtobufCMessage *msg, const void *meta)
+/* The test's one producer (created on first use, never freed). */
+static struct kafka_producer *producer(const char *brokers)
 {
 	struct kafka_producer_config pc = {.brokers = brokers, .client_id = "notify-test"};
 	static struct kafka_producer *p;
+	char err[256];
+
+	if (!p && !(p = kafka_producer_new(&pc, err, sizeof(err))))
+		fprintf(stderr, "producer: %s\n", err);
+	return p;
+}
+
+int nt_produce_garbage(const char *brokers, const char *topic, const char *key)
+{
+	static const char junk[] = "\xff\xff\xff not a protobuf message";
+	struct kafka_producer *p = producer(brokers);
+
+	return p && kafka_producer_send(p, topic, key, strlen(key), junk, sizeof(junk) - 1, NULL,
+					0, NULL) == 0 ? 0 : -1;
+}
+
+int nt_produce(const char *brokers, const char *topic, const char *key,
+	       const ProtobufCMessage *msg, const void *meta)
+{
+	struct kafka_producer *p = producer(brokers);
 	struct events_headers hs;
 	struct util_buf out;
-	char err[256];
+	char err[256] = "";
 	size_t nh;
 	int rc = -1;
 
 	if (!p)
-		p = kafka_producer_new(&pc, err, sizeof(err));
-	if (!p) {
-		fprintf(stderr, "producer: %s\n", err);
 		return -1;
-	}
 	util_buf_init(&out, 0);
 	nh = events_headers_from_meta(&hs, meta);
 	if (events_pack(msg, 0, &out, err, sizeof(err)) == 0 &&
