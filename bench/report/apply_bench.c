@@ -8,12 +8,18 @@
  *     path and SIMPUL_REPORT_BATCH_MAX=1), on the first min(N, 3000) events,
  *   - in batches of B (report_apply_batch, one transaction each), all N,
  * then the generations' rows are deleted. Same run, same machine state.
+ * Besides wall-clock rates it prints events per CPU-second of the
+ * PostgreSQL backend serving the run plus the bench itself (from /proc and
+ * getrusage; PostgreSQL must run on this machine): on a shared, loaded
+ * machine that figure moves far less than the wall-clock one.
  *
- * usage: report_apply_bench [N] [B]   (SIMPUL_PG_URL)
+ * usage: report_apply_bench [N] [B] [S]   (SIMPUL_PG_URL; S: one-per-transaction
+ *        events, default min(N, 3000))
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +104,62 @@ static struct kafka_message view(const struct packed *p)
 	return m;
 }
 
+/* CPU microseconds used so far by process pid (utime + stime), -1 if unknown. */
+static int64_t proc_cpu_us(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the command may hold spaces */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return -1;
+	return (int64_t)((ut + st) * 1000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* CPU microseconds of this process ([0]) and of PostgreSQL backend pg ([1]). */
+static void cpu_us(long pg, int64_t out[2])
+{
+	struct rusage ru;
+	int64_t b = proc_cpu_us(pg);
+
+	getrusage(RUSAGE_SELF, &ru);
+	out[0] = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+		 (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+	out[1] = b < 0 ? 0 : b;
+}
+
+/* "events_per_cpu_s=... (client X%)" for n events between CPU readings a and b. */
+static void print_cpu(long n, const int64_t a[2], const int64_t b[2])
+{
+	int64_t client = b[0] - a[0], total = client + b[1] - a[1] + 1;
+
+	printf(" events_per_cpu_s=%.0f (PostgreSQL backend + client; client %.0f%%)\n",
+	       n * 1e6 / (double)total, 100.0 * (double)client / (double)total);
+}
+
+static long backend_pid(struct db_conn *db)
+{
+	PGresult *r = NULL;
+	char err[256];
+	long pid = -1;
+
+	if (db_exec(db, "SELECT pg_catalog.pg_backend_pid() AS p", 0, NULL, NULL, &r, err,
+		    sizeof(err)) == 0)
+		pid = atol(db_value(r, 0, "p"));
+	PQclear(r);
+	return pid;
+}
+
 /* Deletes the private generations' rows and the dirty marks they left. */
 static int cleanup(struct db_conn *db, int g1, int g2, const char *day)
 {
@@ -111,7 +173,7 @@ static int cleanup(struct db_conn *db, int g1, int g2, const char *day)
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 20000, bsz = argc > 2 ? atol(argv[2]) : 500;
-	long nsingle = n < 3000 ? n : 3000;
+	long nsingle = argc > 3 ? atol(argv[3]) : n < 3000 ? n : 3000, pg;
 	const char *url = getenv("SIMPUL_PG_URL");
 	struct packed *ev = calloc((size_t)n, sizeof(*ev));
 	char(*ids)[37] = calloc((size_t)n / 2 + 1, sizeof(*ids));
@@ -120,16 +182,18 @@ int main(int argc, char **argv)
 	struct tm tm = {0};
 	char err[512], day[16];
 	int g1, g2, rc = 1;
-	int64_t t0, t1, t2;
+	int64_t t0, t1, t2, c0[2], c1[2], c2[2];
 
 	slog_init("report-apply-bench", SLOG_WARN);
 	db =
 	    db_conn_new(url ? url : "postgresql://simpul@127.0.0.1:55432/simpul", err, sizeof(err));
-	if (!ev || !ids || !ms || !db || n < 2 || bsz < 1) {
-		fprintf(stderr, "usage: %s [N>=2] [B>=1] (PostgreSQL up?) %s\n", argv[0],
+	if (!ev || !ids || !ms || !db || n < 2 || bsz < 1 || nsingle < 1) {
+		fprintf(stderr, "usage: %s [N>=2] [B>=1] [S>=1] (PostgreSQL up?) %s\n", argv[0],
 		        db ? "" : err);
 		return 2;
 	}
+	if (nsingle > n)
+		nsingle = n;
 	srand((unsigned)(time(NULL) ^ getpid()));
 	g1 = 3000000 + rand() % 1000000 * 2;
 	g2 = g1 + 1;
@@ -140,6 +204,8 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n; i++)
 		if (make(&ev[i], i, (int64_t)timegm(&tm) * 1000, ids) != 0)
 			goto out;
+	pg = backend_pid(db);
+	cpu_us(pg, c0);
 	t0 = util_mono_us();
 	for (long i = 0; i < nsingle; i++) {
 		struct kafka_message m = view(&ev[i]);
@@ -150,6 +216,7 @@ int main(int argc, char **argv)
 		}
 	}
 	t1 = util_mono_us();
+	cpu_us(pg, c1);
 	for (long i = 0; i < n; i += bsz) {
 		size_t k = (size_t)(n - i < bsz ? n - i : bsz), applied, dups;
 
@@ -161,10 +228,13 @@ int main(int argc, char **argv)
 		}
 	}
 	t2 = util_mono_us();
-	printf("one_per_transaction: events=%ld events_per_s=%.0f\n", nsingle,
+	cpu_us(pg, c2);
+	printf("one_per_transaction: events=%ld events_per_s=%.0f", nsingle,
 	       nsingle * 1e6 / (double)(t1 - t0));
-	printf("batched (B=%ld): events=%ld events_per_s=%.0f\n", bsz, n,
+	print_cpu(nsingle, c0, c1);
+	printf("batched (B=%ld): events=%ld events_per_s=%.0f", bsz, n,
 	       n * 1e6 / (double)(t2 - t1));
+	print_cpu(n, c1, c2);
 	rc = 0;
 out:
 	if (db && cleanup(db, g1, g2, day) != 0)

@@ -14,7 +14,8 @@
  * The service's settings come from the environment (e.g.
  * SIMPUL_REPORT_BATCH_MAX=1 for the one-event-per-transaction baseline).
  *
- * usage: report_bench SIMPUL_REPORT_BIN [N_EVENTS] [RATE]
+ * usage: report_bench SIMPUL_REPORT_BIN [N_EVENTS] [RATE]   (N_EVENTS 0: the
+ *        steady-rate freshness alone)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,8 @@ int main(int argc, char **argv)
 	p = rs_producer(&env, err, sizeof(err));
 	if (!rd || !p)
 		goto out;
+	if (n == 0) /* the steady-rate freshness alone */
+		goto steady;
 	t0 = ts_now_ms();
 	if (produce(p, day, (int64_t)timegm(&tm) * 1000, n) != 0)
 		goto out;
@@ -251,6 +254,7 @@ int main(int argc, char **argv)
 	       " last_event_to_report_topic_ms=%lld (includes the backlog)\n",
 	       n, (t_prod - t0) / 1000.0, n * 1000.0 / (double)(t_done - t0), (long long)fresh);
 	fflush(stdout);
+steady:
 	rc = rate > 0 ? steady(p, rd, day2, (int64_t)timegm(&tm2) * 1000, rate) : 0;
 out:
 	rs_stop(&svc);

@@ -127,12 +127,14 @@ __attribute__((warn_unused_result)) int report_event_apply(struct db_conn *c,
 							   bool *applied, char *err, size_t errlen);
 
 /*
- * Applies msgs[0..n) to generation gen in ONE transaction on c: the event-id
- * dedupe, the content facts and the aggregate cells set-based (deltas summed
- * per cell, rows locked in key order), other events one function call each.
- * *applied / *dups count new and duplicate events. Returns 0 once committed;
- * UTIL_EINVAL if any event is poison (nothing written: redo one by one),
- * UTIL_EUNAVAIL for an outage or a conflict that persisted over retries.
+ * Applies msgs[0..n) to generation gen on c: the content events in ONE
+ * transaction (event-id dedupe, facts and aggregate cells set-based, deltas
+ * summed per cell, rows locked in key order), then the other events one
+ * function call each, in transactions of 100. *applied / *dups count new
+ * and duplicate events. Returns 0 once everything committed; UTIL_EINVAL if
+ * any event is poison (nothing written: redo one by one), UTIL_EUNAVAIL for
+ * an outage or a conflict that persisted over retries (what committed
+ * before is harmless to redo: the event-id dedupe).
  */
 __attribute__((warn_unused_result)) int report_apply_batch(struct db_conn *c, int gen,
 							   const struct kafka_message *msgs,

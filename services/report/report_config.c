@@ -33,7 +33,7 @@
 		  &(cfg)->group, "Kafka consumer group of the live consumer" },                    \
 		{ "SIMPUL_REPORT_CONSUMERS", CONFIG_INT, "4", 1, 32, false, &(cfg)->consumers,      \
 		  "consumer threads (one PostgreSQL connection each) in the group" },              \
-		{ "SIMPUL_REPORT_BATCH_MAX", CONFIG_INT, "500", 1, 10000, false,                   \
+		{ "SIMPUL_REPORT_BATCH_MAX", CONFIG_INT, "5000", 1, 10000, false,                  \
 		  &(cfg)->batch_max, "events applied per transaction (1: one at a time)" },        \
 		{ "SIMPUL_REPORT_BATCH_WAIT_MS", CONFIG_DURATION_MS, "20ms", 0, 1000, false,      \
 		  &(cfg)->batch_wait_ms, "how long a batch gathers after its first event" },       \

@@ -9,7 +9,9 @@
  * semantics, duplicates and replays count once) and match the known
  * totals; a batch holding a poison event writes nothing; two consumers
  * applying an item's submission and its decision at the same time (different
- * topics, different threads) count it once. The generations are
+ * topics, different threads) count it once; a batch whose new fact is
+ * created meanwhile by a transaction still open (its INSERT waits for it)
+ * re-reads that fact and counts the item once. The generations are
  * random numbers far above real ones and are deleted at the end.
  */
 #include <pthread.h>
@@ -50,7 +52,7 @@ struct ev {
 static struct db_conn *db;
 static struct ev evs[MAXEV];
 static size_t nev;
-static int gen_a, gen_b, gen_c;
+static int gen_a, gen_b, gen_c, gen_d;
 static char day[16], prov[8];
 static long want_sub, want_app, want_rej;
 static int64_t base_ms;
@@ -350,6 +352,93 @@ static void test_concurrent_batches_count_once(void **state)
 	assert_int_equal(national(gen_c, "pending"), 0);
 }
 
+struct blocked_batch {
+	struct db_conn *c;
+	struct kafka_message m;
+	size_t applied, dups;
+	int rc;
+	char err[512];
+};
+
+static void *apply_one(void *arg)
+{
+	struct blocked_batch *a = arg;
+
+	a->rc = report_apply_batch(a->c, gen_d, &a->m, 1, &a->applied, &a->dups, a->err,
+	                           sizeof(a->err));
+	return NULL;
+}
+
+static struct db_conn *connect_pg(void)
+{
+	const char *url = getenv("SIMPUL_PG_URL");
+	char err[512];
+	struct db_conn *c =
+	    db_conn_new(url ? url : "postgresql://simpul@127.0.0.1:55432/simpul", err, sizeof(err));
+
+	if (!c)
+		fail_msg("connect: %s", err);
+	return c;
+}
+
+/* The decision's batch reads no fact (the submission's transaction has not
+ * committed), computes a new fact, and its INSERT waits for that
+ * transaction; once it commits, the batch must re-read the row and update
+ * it, not overwrite it nor leave it: one item, submitted and approved. */
+static void test_batch_after_concurrent_insert(void **state)
+{
+	struct blocked_batch a = {.rc = -1};
+	struct kafka_message sub;
+	struct db_conn *open_tx = connect_pg();
+	PGresult *r = NULL;
+	pthread_t t;
+	char g[16], pid[16], err[512];
+	const char *v[1] = {g}, *pv[1] = {pid};
+	long waiting = 0;
+
+	(void)state;
+	for (size_t i = 0; i < nev; i++)
+		free(evs[i].data);
+	nev = 0;
+	item_events(2000, base_ms); /* i % 4 == 0: submitted, then approved */
+	assert_int_equal(nev, 2);
+	a.c = connect_pg();
+	assert_int_equal(db_exec(a.c, "SELECT pg_catalog.pg_backend_pid() AS p", 0, NULL, NULL, &r,
+	                         err, sizeof(err)),
+	                 0);
+	snprintf(pid, sizeof(pid), "%s", db_value(r, 0, "p"));
+	PQclear(r);
+	sub = view(&evs[0]);
+	a.m = view(&evs[1]);
+	assert_int_equal(db_begin(open_tx, err, sizeof(err)), 0);
+	if (report_apply(open_tx, gen_d, &sub, NULL, err, sizeof(err)) != 0)
+		fail_msg("submission: %s", err);
+	assert_int_equal(pthread_create(&t, NULL, apply_one, &a), 0);
+	for (int i = 0; i < 3000 && waiting == 0; i++) { /* bounded: 60 s */
+		waiting = query_long("SELECT count(*) FROM pg_catalog.pg_locks"
+		                     " WHERE pid = $1::int AND NOT granted",
+		                     1, pv);
+		if (waiting == 0)
+			usleep(20000);
+	}
+	assert_int_equal(db_commit(open_tx, err, sizeof(err)), 0);
+	pthread_join(t, NULL);
+	db_conn_free(open_tx);
+	db_conn_free(a.c);
+	if (a.rc != 0)
+		fail_msg("batch: %s", a.err);
+	assert_true(waiting > 0); /* the batch did wait for the open transaction */
+	assert_int_equal(a.applied, 1);
+	snprintf(g, sizeof(g), "%d", gen_d);
+	assert_int_equal(query_long("SELECT count(*) FROM simpul.report_content WHERE gen = $1::int"
+	                            " AND has_submitted AND decision = 'approved'",
+	                            1, v),
+	                 1);
+	assert_int_equal(national(gen_d, "submitted"), 1);
+	assert_int_equal(national(gen_d, "approved"), 1);
+	assert_int_equal(national(gen_d, "pending"), 0);
+}
+
 static int setup(void **state)
 {
 	const char *url = getenv("SIMPUL_PG_URL");
@@ -367,6 +456,7 @@ static int setup(void **state)
 	gen_a = 1000000 + rand() % 1000000 * 2;
 	gen_b = gen_a + 1;
 	gen_c = gen_a + 3000000;
+	gen_d = gen_a + 6000000;
 	snprintf(prov, sizeof(prov), "%d", 40 + rand() % 10);
 	tm.tm_year = 100 + rand() % 20;
 	tm.tm_mon = rand() % 12;
@@ -389,6 +479,7 @@ static int teardown(void **state)
 	rc = report_gen_delete(db, gen_a, err, sizeof(err)) ||
 	     report_gen_delete(db, gen_b, err, sizeof(err)) ||
 	     report_gen_delete(db, gen_c, err, sizeof(err)) ||
+	     report_gen_delete(db, gen_d, err, sizeof(err)) ||
 	     report_dirty_drop_unbacked(db, day, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "clean-up: %s\n", err);
@@ -404,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(test_batch_equals_one_by_one),
 	    cmocka_unit_test(test_poison_batch_writes_nothing),
 	    cmocka_unit_test(test_concurrent_batches_count_once),
+	    cmocka_unit_test(test_batch_after_concurrent_insert),
 	};
 
 	slog_init("report-batch-test", SLOG_WARN);

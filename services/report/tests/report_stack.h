@@ -32,7 +32,7 @@ int rs_start(struct rs_service *s, const char *bin, const struct ts_env *env,
 int rs_wait_log(const struct rs_service *s, const char *text, int ms);
 /* SIGTERM, wait (then SIGKILL); the exit status. */
 int rs_stop(struct rs_service *s);
-/* A free loopback port (0 if none found). */
+/* A free loopback port (0 if none found), from $REPORT_TEST_PORT_BASE up when set. */
 unsigned rs_free_port(void);
 /* The child's resident set size in KiB, -1 if unknown. */
 long rs_rss_kb(const struct rs_service *s);
