@@ -28,6 +28,7 @@ struct kafka_consumer {
 	bool closed;
 	bool paused;          /* in a retry wait: the assignment is paused */
 	bool cur_revoked;     /* the message under retry lost its partition */
+	bool coop;            /* last known rebalance protocol was COOPERATIVE */
 	const char *cur_topic;
 	int32_t cur_partition;
 	struct kafka_consumer_stats stats;
@@ -129,7 +130,15 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	struct kafka_consumer *c = opaque;
-	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	/* NULL when the group cannot be asked (librdkafka answers so while the
+	 * consumer closes, e.g. a rebalance during SIGTERM): keep the last
+	 * answer. strcmp on that NULL crashed simpul-report on SIGTERM. */
+	const char *proto = rd_kafka_rebalance_protocol(rk);
+	bool coop;
+
+	if (proto)
+		c->coop = strcmp(proto, "COOPERATIVE") == 0;
+	coop = c->coop;
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		on_assign(c, parts, coop);
