@@ -3,19 +3,28 @@
  *
  *   search_bench DATA_DIR DOCS [CLIENTS [SECONDS [facets|nofacets]]]
  *   search_bench DATA_DIR 0 ...        reuse the corpus already loaded
+ *   SECONDS = 0: load only
  *
- * Loads DOCS documents (articles.csv extended by recombined sentences, over
- * the real desa codes) into schema bench_search twice: bench_search.docs
- * analysed by libs/text exactly like the service (search_doc_build), and
- * bench_search.baseline, a plain PostgreSQL 'indonesian' tsvector with a
- * GIN index - the baseline a user would build by hand. Then runs the same
- * query mix (1-3 words, half with a region prefix) at CLIENTS concurrent
- * clients for SECONDS each: the service's query path (search_run: parse,
- * rank with recency, facets, snippets; no cache, no HTTP) and the baseline
- * (plainto_tsquery + ts_rank, top 20). Prints queries/s, p50, p99.
- * Connection settings come from SIMPUL_PG_URL through libs/config.
+ * Everything lives in a database of its own (SIMPUL_SEARCH_BENCH_DB,
+ * default simpul_bench_search, created on SIMPUL_PG_URL's server and
+ * migrated), never in the dev stack's simpul.search_docs. Loads DOCS
+ * documents (articles.csv extended by recombined sentences, over the real
+ * desa codes; SEARCH_BENCH_LOADERS threads, default 4; at most
+ * SEARCH_BENCH_LOAD_SECONDS when set) into schema bench_search twice:
+ * bench_search.docs analysed by libs/text exactly like the service
+ * (search_doc_build), and bench_search.baseline, a plain PostgreSQL
+ * 'indonesian' tsvector with a GIN index - the baseline a user would build
+ * by hand. Then runs the same query mix (1-3 words, half with a region
+ * prefix) at CLIENTS concurrent clients for SECONDS each, at most
+ * SIMPUL_SEARCH_WORKERS (8) at a time like the service's worker pool (the
+ * wait counts in the latency): the service's query path (search_run: parse,
+ * rank with recency, facets, snippets, with SIMPUL_SEARCH_RANK_WINDOW and
+ * SIMPUL_SEARCH_COUNT_LIMIT; no cache, no HTTP) and the baseline
+ * (plainto_tsquery + ts_rank, top 20); SEARCH_BENCH_ONLY=ours|baseline
+ * measures one side only. Prints queries/s, p50, p99 and the load average.
  */
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +128,8 @@ static int add_doc(struct corpus *cp, struct text_work *wk, size_t i, struct uti
 }
 
 static const char *const schema_sql[] = {
+	"SET maintenance_work_mem = '1GB'",
+	"SET synchronous_commit = off",
 	"DROP SCHEMA IF EXISTS bench_search CASCADE",
 	"CREATE SCHEMA bench_search",
 	"CREATE TABLE bench_search.docs (LIKE simpul.search_docs INCLUDING DEFAULTS "
@@ -155,50 +166,96 @@ static int run_all(struct db_conn *c, const char *const *sql, size_t n, const ch
 	return 0;
 }
 
-static int load(struct corpus *cp, size_t ndocs)
+struct loader {
+	struct corpus *cp;
+	size_t first, step, ndocs, loaded;
+	int64_t analyse_us, until_us; /* until_us: stop loading then (0: never) */
+	int rc;
+};
+
+/* Loads documents first, first + step, ... on its own connection. */
+static void *load_part(void *arg)
 {
+	struct loader *l = arg;
 	struct db_conn_opts o = {.application_name = "search-bench"};
 	char err[512];
 	struct db_conn *c = db_conn_new_opts(pg_url, &o, err, sizeof(err));
 	struct text_work *wk = text_work_new(SEARCH_MAX_DOC_BYTES);
 	struct util_buf ours, base;
-	int64_t analyse_us = 0, ours_us = 0, base_us = 0, t0;
-	int rc = c && wk ? 0 : -1;
+	size_t n = 0;
+	int rc = c && wk ? exec(c, "SET synchronous_commit = off") : -1;
 
 	util_buf_init(&ours, 0);
 	util_buf_init(&base, 0);
-	if (rc == 0)
-		rc = run_all(c, schema_sql, sizeof(schema_sql) / sizeof(schema_sql[0]), "schema");
-	for (size_t i = 0; rc == 0 && i < ndocs; i++) {
-		rc = add_doc(cp, wk, i, &ours, &base, &analyse_us);
-		if (rc != 0 || ((i + 1) % BATCH && i + 1 < ndocs))
+	for (size_t i = l->first; rc == 0 && i < l->ndocs; i += l->step) {
+		bool last = i + l->step >= l->ndocs || (l->until_us && util_mono_us() > l->until_us);
+
+		rc = add_doc(l->cp, wk, i, &ours, &base, &l->analyse_us);
+		if (rc != 0 || (++n % BATCH && !last))
 			continue;
-		t0 = util_mono_us();
 		rc = copy(c, "COPY bench_search.docs (id, version, withdrawn, type, title, body, "
 			     "region_code, kim_id, tags, published_at, tsv, simhash, seq) FROM STDIN",
 			  &ours);
-		ours_us += util_mono_us() - t0;
-		t0 = util_mono_us();
 		rc = rc ? rc : copy(c, "COPY bench_search.baseline (id, region_code, published_at, "
 				       "title, body) FROM STDIN", &base);
-		base_us += util_mono_us() - t0;
-		if ((i + 1) % 100000 == 0)
-			fprintf(stderr, "loaded %zu\n", i + 1);
+		if (l->first == 0 && n % (100000 / l->step) < BATCH && n >= BATCH)
+			fprintf(stderr, "loaded ~%zu\n", n * l->step);
+		if (last)
+			break;
 	}
+	l->loaded = n;
+	util_buf_release(&ours);
+	util_buf_release(&base);
+	text_work_free(wk);
+	db_conn_free(c);
+	l->rc = rc;
+	return NULL;
+}
+
+/*
+ * Loads ndocs documents with `loaders` threads, each analysing its share
+ * with libs/text and COPYing it into both tables, then builds the indexes.
+ */
+static int load(struct corpus *cp, size_t ndocs, int loaders, int64_t budget_s)
+{
+	struct db_conn_opts o = {.application_name = "search-bench"};
+	char err[512];
+	struct db_conn *c = db_conn_new_opts(pg_url, &o, err, sizeof(err));
+	struct loader ls[32];
+	pthread_t th[32];
+	int64_t analyse_us = 0, t0;
+	size_t loaded = 0;
+	int rc = c ? 0 : -1;
+
+	if (rc == 0)
+		rc = run_all(c, schema_sql, sizeof(schema_sql) / sizeof(schema_sql[0]), "schema");
+	t0 = util_mono_us();
+	for (int k = 0; rc == 0 && k < loaders; k++) {
+		ls[k] = (struct loader){.cp = cp, .first = (size_t)k, .step = (size_t)loaders,
+					.ndocs = ndocs,
+					.until_us = budget_s ? t0 + budget_s * 1000000 : 0};
+		pthread_create(&th[k], NULL, load_part, &ls[k]);
+	}
+	for (int k = 0; rc == 0 && k < loaders; k++) {
+		pthread_join(th[k], NULL);
+		analyse_us += ls[k].analyse_us;
+		loaded += ls[k].loaded;
+		rc = ls[k].rc;
+	}
+	if (rc == 0 && loaded < ndocs)
+		printf("load stopped by SEARCH_BENCH_LOAD_SECONDS: %zu of %zu documents\n", loaded,
+		       ndocs);
+	ndocs = loaded;
 	if (rc == 0) {
-		printf("%-34s %8.0f docs/s (libs/text analysis alone %.0f docs/s)\n",
-		       "load ours (analyse + COPY)", (double)ndocs * 1e6 / (double)(analyse_us + ours_us),
-		       (double)ndocs * 1e6 / (double)analyse_us);
-		printf("%-34s %8.0f docs/s (to_tsvector in the server)\n", "load baseline (COPY)",
-		       (double)ndocs * 1e6 / (double)base_us);
+		printf("%-34s %8.0f docs/s wall, %d loaders (libs/text analysis alone %.0f docs/s "
+		       "per thread; each doc COPYed to both tables)\n",
+		       "load (analyse + 2 COPY)", (double)ndocs * 1e6 / (double)(util_mono_us() - t0),
+		       loaders, (double)ndocs * 1e6 / (double)analyse_us);
 		rc = run_all(c, index_sql, sizeof(index_sql) / sizeof(index_sql[0]), "indexes ours");
 	}
 	if (rc == 0)
 		rc = run_all(c, base_index_sql, sizeof(base_index_sql) / sizeof(base_index_sql[0]),
 			     "indexes baseline");
-	util_buf_release(&ours);
-	util_buf_release(&base);
-	text_work_free(wk);
 	db_conn_free(c);
 	return rc;
 }
@@ -217,6 +274,7 @@ struct run {
 	double *lat;
 	size_t nlat, cap;
 	size_t errors;
+	sem_t pool; /* at most `workers` queries run at once */
 };
 
 static int baseline_query(struct db_conn *c, const struct query *q)
@@ -278,10 +336,20 @@ static void record(struct run *r, double ms, bool ok)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* The service's setting of that name when set, else its default. */
+static int64_t env_int(const char *name, int64_t dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoll(v, NULL, 10) : dflt;
+}
+
 static void *client(void *arg)
 {
 	struct run *r = arg;
-	struct search_config cfg = {.cursor_key = "bench", .max_limit = 100, .rank_window = 2000};
+	struct search_config cfg = {.cursor_key = "bench", .max_limit = 100,
+				    .rank_window = env_int("SIMPUL_SEARCH_RANK_WINDOW", 2000),
+				    .count_limit = env_int("SIMPUL_SEARCH_COUNT_LIMIT", 1000)};
 	struct search_app app = {.cfg = &cfg, .text = text, .docs_table = "bench_search.docs"};
 	struct db_conn_opts o = {.application_name = "search-bench", .statement_timeout_ms = 30000};
 	char err[256];
@@ -291,8 +359,12 @@ static void *client(void *arg)
 	while (c && wk && util_mono_us() < r->until_us) {
 		size_t i = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED) % NQUERIES;
 		int64_t t0 = util_mono_us();
-		int rc = r->mode ? baseline_query(c, &r->qs[i])
-				 : ours_query(&app, c, wk, &r->qs[i], r->facets);
+		int rc;
+
+		sem_wait(&r->pool); /* like the service's worker pool: waiting counts */
+		rc = r->mode ? baseline_query(c, &r->qs[i])
+			     : ours_query(&app, c, wk, &r->qs[i], r->facets);
+		sem_post(&r->pool);
 
 		record(r, (double)(util_mono_us() - t0) / 1000.0, rc == 0);
 	}
@@ -312,6 +384,8 @@ static void measure(const struct query *qs, int mode, int facets, int clients, i
 		    const char *name)
 {
 	struct run r = {.qs = qs, .mode = mode, .facets = facets};
+
+	sem_init(&r.pool, 0, (unsigned)env_int("SIMPUL_SEARCH_WORKERS", 8));
 	pthread_t th[256];
 	int64_t t0 = util_mono_us();
 
@@ -328,18 +402,37 @@ static void measure(const struct query *qs, int mode, int facets, int clients, i
 		       r.lat[(size_t)((double)r.nlat * 0.99)], r.errors, r.nlat);
 	free(r.lat);
 	pthread_mutex_destroy(&r.mu);
+	sem_destroy(&r.pool);
+}
+
+/* The machine's load next to the figures (the dev VM is shared). */
+static void print_load(const char *when)
+{
+	char line[128] = "";
+	FILE *fp = fopen("/proc/loadavg", "r");
+
+	if (fp && fgets(line, sizeof(line), fp))
+		printf("load average at %s: %s", when, line);
+	if (fp)
+		fclose(fp);
 }
 
 int main(int argc, char **argv)
 {
-	char *url = NULL, err[1024];
-	struct config_item items[] = {{"SIMPUL_PG_URL", CONFIG_STRING,
-				       "postgresql://simpul@127.0.0.1:55432/simpul", 1, 1024, true,
-				       &url, "PostgreSQL"}};
+	char *url = NULL, *db = NULL, err[1024];
+	static char bench_url[1200];
+	struct config_item items[] = {
+		{"SIMPUL_PG_URL", CONFIG_STRING, "postgresql://simpul@127.0.0.1:55432/simpul", 1,
+		 1024, true, &url, "PostgreSQL"},
+		{"SIMPUL_SEARCH_BENCH_DB", CONFIG_STRING, "simpul_bench_search", 1, 63, false, &db,
+		 "the benchmark's own database (created on SIMPUL_PG_URL's server)"}};
 	struct corpus cp;
 	struct query *qs = calloc(NQUERIES, sizeof(*qs));
 	size_t ndocs;
-	int clients, seconds, facets;
+	int clients, seconds, facets, loaders;
+	const char *only = getenv("SEARCH_BENCH_ONLY") ? getenv("SEARCH_BENCH_ONLY") : "";
+	int64_t budget_s = getenv("SEARCH_BENCH_LOAD_SECONDS")
+				   ? strtoll(getenv("SEARCH_BENCH_LOAD_SECONDS"), NULL, 10) : 0;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: search_bench DATA_DIR DOCS [CLIENTS [SECONDS "
@@ -351,29 +444,46 @@ int main(int argc, char **argv)
 	clients = argc > 3 ? atoi(argv[3]) : 32;
 	seconds = argc > 4 ? atoi(argv[4]) : 20;
 	facets = !(argc > 5 && !strcmp(argv[5], "nofacets"));
-	if (config_load(items, 1, err, sizeof(err)) != 0 || clients < 1 || clients > 256 ||
+	loaders = getenv("SEARCH_BENCH_LOADERS") ? atoi(getenv("SEARCH_BENCH_LOADERS")) : 4;
+	if (loaders < 1 || loaders > 32)
+		loaders = 4;
+	if (config_load(items, 2, err, sizeof(err)) != 0 || clients < 1 || clients > 256 ||
+	    bench_db_open(url, db, bench_url, sizeof(bench_url), err, sizeof(err)) != 0 ||
 	    !(text = search_text_new(NULL, err, sizeof(err))) ||
 	    corpus_load(&cp, argv[1], err, sizeof(err)) != 0) {
 		fprintf(stderr, "search_bench: %s\n", err);
 		return 1;
 	}
-	pg_url = url;
+	pg_url = bench_url;
+	print_load("start");
+	printf("database %s; %d clients over %lld workers, %d s per measurement; rank window "
+	       "%lld, count limit %lld\n", db, clients, (long long)env_int("SIMPUL_SEARCH_WORKERS", 8),
+	       seconds, (long long)env_int("SIMPUL_SEARCH_RANK_WINDOW", 2000),
+	       (long long)env_int("SIMPUL_SEARCH_COUNT_LIMIT", 1000));
 	printf("corpus: %zu articles, %zu sentences, %zu desa codes\n", cp.arts.n, cp.nsent,
 	       cp.nregions);
-	if (ndocs > 0 && load(&cp, ndocs) != 0)
+	if (ndocs > 0 && load(&cp, ndocs, loaders, budget_s) != 0)
 		return 1;
+	if (seconds == 0)
+		goto done;
 	for (size_t i = 0; i < NQUERIES; i++) {
 		corpus_query(&cp, qs[i].q, qs[i].region);
 		snprintf(qs[i].like, sizeof(qs[i].like), "%s.%%", qs[i].region);
 	}
-	measure(qs, 1, 0, clients, 3, "warm-up baseline");
-	measure(qs, 0, facets, clients, 3, "warm-up ours");
-	measure(qs, 1, 0, clients, seconds, "baseline: indonesian + ts_rank");
-	measure(qs, 0, facets, clients, seconds,
-		facets ? "ours: search_run, facets+snippets" : "ours: search_run, snippets");
+	if (strcmp(only, "ours"))
+		measure(qs, 1, 0, clients, 3, "warm-up baseline");
+	if (strcmp(only, "baseline"))
+		measure(qs, 0, facets, clients, 3, "warm-up ours");
+	if (strcmp(only, "ours"))
+		measure(qs, 1, 0, clients, seconds, "baseline: indonesian + ts_rank");
+	if (strcmp(only, "baseline"))
+		measure(qs, 0, facets, clients, seconds,
+			facets ? "ours: search_run, facets+snippets" : "ours: search_run, snippets");
+done:
 	free(qs);
 	corpus_release(&cp);
 	search_text_free(text);
-	config_release(items, 1);
+	print_load("end");
+	config_release(items, 2);
 	return 0;
 }

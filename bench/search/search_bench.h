@@ -35,4 +35,12 @@ int corpus_doc(struct corpus *c, size_t i, struct util_buf *title, struct util_b
  * kabupaten prefix (region "" otherwise). */
 void corpus_query(struct corpus *c, char q[128], char region[16]);
 
+/*
+ * Makes sure database db exists on the server of pg_url (CREATE DATABASE
+ * when missing) and carries every Simpul migration; out receives pg_url with
+ * its database replaced by db. 0 or UTIL_E* with err set.
+ */
+int bench_db_open(const char *pg_url, const char *db, char *out, size_t outlen, char *err,
+		  size_t errlen);
+
 #endif

@@ -36,6 +36,7 @@ struct search_config {
 	bool migrate, consume;
 	int64_t statement_timeout_ms, cache_ttl_ms, shutdown_grace_ms;
 	int64_t max_query_bytes, max_limit, rank_window;
+	int64_t count_limit; /* total/facets count at most this many matches (0: all) */
 	char *cursor_key; /* secret: HMAC key of pagination cursors */
 	char *lexicon;    /* optional extra colloquial lexicon CSV ("" none) */
 };

@@ -46,6 +46,8 @@
 		  "largest page size accepted (400 past it)" },                                    \
 		{ "SIMPUL_SEARCH_RANK_WINDOW", CONFIG_INT, "2000", 100, 1000000, false,            \
 		  &(cfg)->rank_window, "relevance ranks the N most recent matches" },              \
+		{ "SIMPUL_SEARCH_COUNT_LIMIT", CONFIG_INT, "1000", 0, 100000000, false,            \
+		  &(cfg)->count_limit, "total and facets count at most N matches (0: all)" },     \
 		{ "SIMPUL_SEARCH_CURSOR_KEY", CONFIG_STRING, "simpul-dev-cursor-key", 8, 256,      \
 		  true, &(cfg)->cursor_key, "HMAC key signing pagination cursors (set in prod)" }, \
 		{ "SIMPUL_SEARCH_LEXICON", CONFIG_STRING, "", 0, 1024, false, &(cfg)->lexicon,     \

@@ -9,8 +9,10 @@
  * counts up to twice as much as an old one with the same text score. Only
  * the rank_window most recent matches are ranked (SIMPUL_SEARCH_RANK_WINDOW):
  * ranking reads every candidate's tsvector, so without a window a query for
- * a common word would cost time proportional to the whole corpus. total and
- * facets still count every match.
+ * a common word would cost time proportional to the whole corpus. For the
+ * same reason total and facets count at most count_limit matches
+ * (SIMPUL_SEARCH_COUNT_LIMIT): past it, total is that limit, "total_exact"
+ * is false and the facets count those first count_limit matches only.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -217,6 +219,10 @@ static void facets_sql(struct sqlb *b, struct ctx *x)
 	sql_add(b, "::integer) AS r");
 	from_docs(b, x);
 	where(b, x);
+	if (x->app->cfg->count_limit > 0) {
+		sql_add(b, " LIMIT ");
+		sql_param_int(b, x->app->cfg->count_limit);
+	}
 	sql_add(b, ") t GROUP BY GROUPING SETS ((t.type), (t.r), ())");
 }
 
@@ -282,7 +288,7 @@ static int add_hits(struct search_app *app, struct text_work *wk, const PGresult
 	return json_object_set_new(out, "next_cursor", json_null()) ? UTIL_ENOMEM : 0;
 }
 
-static int add_facets(const PGresult *res, int level, json_t *out)
+static int add_facets(const PGresult *res, int level, int64_t count_limit, json_t *out)
 {
 	json_t *types = json_object(), *regions = json_object();
 	int rc = 0;
@@ -291,8 +297,11 @@ static int add_facets(const PGresult *res, int level, json_t *out)
 		bool gt = db_value(res, i, "gt")[0] == '1', gr = db_value(res, i, "gr")[0] == '1';
 		json_int_t n = strtoll(db_value(res, i, "n"), NULL, 10);
 
-		if (gt && gr)
+		if (gt && gr) {
 			rc |= json_object_set_new(out, "total", json_integer(n));
+			rc |= json_object_set_new(out, "total_exact",
+						  json_boolean(count_limit <= 0 || n < count_limit));
+		}
 		else if (!gt)
 			rc |= json_object_set_new(types, db_value(res, i, "type"), json_integer(n));
 		else
@@ -378,7 +387,7 @@ static int run_pages(struct search_app *app, struct db_conn *c, struct text_work
 		facets_sql(&b, &x);
 		rc = run_sql(c, &b, &res, err, errlen);
 		if (rc == 0)
-			rc = add_facets(res, r->facet_level, o);
+			rc = add_facets(res, r->facet_level, app->cfg->count_limit, o);
 	}
 	PQclear(res);
 	ctx_release(&x);
@@ -410,6 +419,7 @@ int search_run(struct search_app *app, struct db_conn *c, struct text_work *wk,
 		json_object_set_new(o, "hits", json_array());
 		json_object_set_new(o, "next_cursor", json_null());
 		json_object_set_new(o, "total", json_integer(0));
+		json_object_set_new(o, "total_exact", json_true());
 		json_object_set_new(o, "note", json_string("the query has only stopwords"));
 		goto out;
 	}

@@ -179,6 +179,22 @@ static void test_filters_facets_paging(void **state)
 	assert_int_equal(facet(j, "type", "kegiatan"), 1);
 	assert_int_equal(facet(j, "region", "35"), 4);
 	assert_int_equal(facet(j, "region", "11"), 1);
+	assert_true(json_is_true(json_object_get(j, "total_exact")));
+	json_decref(j);
+	/* past SIMPUL_SEARCH_COUNT_LIMIT total and facets stop counting; hits do not */
+	cfg.count_limit = 3;
+	j = it_search("flt", "q=banjir&limit=19");
+	assert_int_equal(it_nhits(j), 5);
+	assert_int_equal(it_jint(j, "total", NULL), 3);
+	assert_true(json_is_false(json_object_get(j, "total_exact")));
+	assert_int_equal(facet(j, "type", "berita") + facet(j, "type", "umkm") +
+				 facet(j, "type", "kegiatan"), 3);
+	json_decref(j);
+	cfg.count_limit = 6;
+	j = it_search("flt", "q=banjir&limit=18");
+	assert_int_equal(it_jint(j, "total", NULL), 5);
+	assert_true(json_is_true(json_object_get(j, "total_exact")));
+	cfg.count_limit = 0;
 	json_decref(j);
 	j = it_search("flt", "q=banjir&region=35.07");
 	assert_int_equal(it_nhits(j), 3);
