@@ -151,7 +151,7 @@ static void test_retry_then_success(void **state)
 	struct events_meta_buf mb;
 	struct nt_hit h[16];
 	size_t n, mine = 0;
-	json_t *s, *log = NULL, *d;
+	json_t *s, *log = NULL, *d = NULL;
 	char prefix[64], path[128];
 	const char *sid;
 
