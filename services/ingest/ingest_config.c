@@ -41,7 +41,7 @@
 		  "committer threads (one PostgreSQL connection each)" },                          \
 		{ "SIMPUL_INGEST_QUEUE_MAX", CONFIG_INT, "20000", 1, 10000000, false,              \
 		  &(cfg)->queue_max, "queued items before 503 overloaded" },                       \
-		{ "SIMPUL_INGEST_MAX_IN_FLIGHT", CONFIG_INT, "256", 1, 1000000, false,            \
+		{ "SIMPUL_INGEST_MAX_IN_FLIGHT", CONFIG_INT, "64", 1, 1000000, false,            \
 		  &(cfg)->max_in_flight,                                                           \
 		  "HTTP requests in progress past which a write is refused at once with 503 "      \
 		  "overloaded" },                                                                  \
