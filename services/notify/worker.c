@@ -507,6 +507,11 @@ static int send_all(struct notify_worker *w, struct job *jobs, PGresult *res, in
 			if (w->slots[k].job >= 0)
 				continue;
 			job_from_row(&jobs[next], res, next);
+			/* An e-mail is sent synchronously: start it only with no
+			 * transfer in flight, else their timers run out while it
+			 * blocks and delivered webhooks count as timed out. */
+			if (is_email(&jobs[next]) && active > 0)
+				break;
 			if (job_start(w, &jobs[next], next, &w->slots[k]))
 				active++;
 			next++;
