@@ -27,6 +27,7 @@
 #include "kafka/producer.h"
 #include "mod_events.h"
 #include "util/err.h"
+#include "ts/ts.h"
 #include "util/ids.h"
 
 struct run {
@@ -143,29 +144,6 @@ static bool wait_warm(struct run *r, struct kafka_producer *prod, const char *re
 	return false;
 }
 
-/* utime + stime of process pid in seconds (/proc/PID/stat); -1 if unknown. */
-static double proc_cpu_seconds(long pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
-	FILE *f;
-	size_t n;
-
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the command may contain spaces */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 /*
  * The decisions as stored in PostgreSQL, before the outbox relay: how many
@@ -259,7 +237,7 @@ int bench_kafka(const char *brokers, const struct article *a, size_t n, double r
 		return 1;
 	}
 	svc_pid = getenv("MODERATE_BENCH_PID") ? strtol(getenv("MODERATE_BENCH_PID"), NULL, 10) : 0;
-	cpu0 = proc_cpu_seconds(svc_pid);
+	cpu0 = ts_proc_cpu_seconds(svc_pid);
 	t0 = util_mono_us();
 	for (size_t i = 0; i < n; i++) {
 		char id[37];
@@ -287,7 +265,7 @@ int bench_kafka(const char *brokers, const struct article *a, size_t n, double r
 			break;
 		usleep(20000);
 	}
-	cpu1 = proc_cpu_seconds(svc_pid);
+	cpu1 = ts_proc_cpu_seconds(svc_pid);
 	r.stop = 1;
 	pthread_join(th, NULL);
 	report(&r, t0, rate);

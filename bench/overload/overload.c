@@ -68,26 +68,6 @@ long ovl_rss_kb(int pid)
 	return kb;
 }
 
-double ovl_cpu_s(int pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the command name may hold spaces */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 struct sampler {
 	int pid;
@@ -142,7 +122,7 @@ static int phase(struct ts_ctx *ctx, struct loadgen_opts *lo, struct ovl_phase *
 		 size_t errlen)
 {
 	struct sampler s = {.pid = ctx->ingest.pid, .peak_kb = -1, .last_kb = -1};
-	double cpu0 = ovl_cpu_s(ctx->ingest.pid), sum0 = 0, n0 = 0, sum1, n1;
+	double cpu0 = ts_proc_cpu_seconds(ctx->ingest.pid), sum0 = 0, n0 = 0, sum1, n1;
 	int rc;
 
 	if (!server_timing(ctx, &sum0, &n0))
@@ -156,7 +136,7 @@ static int phase(struct ts_ctx *ctx, struct loadgen_opts *lo, struct ovl_phase *
 	ph->rate = lo->rate_per_s;
 	ph->rss_peak_kb = s.peak_kb;
 	ph->rss_end_kb = s.last_kb;
-	ph->cpu_s = ovl_cpu_s(ctx->ingest.pid) - cpu0;
+	ph->cpu_s = ts_proc_cpu_seconds(ctx->ingest.pid) - cpu0;
 	if (server_timing(ctx, &sum1, &n1) && n1 > n0)
 		ph->srv_mean_ms = (sum1 - sum0) / (n1 - n0) * 1000.0;
 	return rc;

@@ -68,8 +68,6 @@ void ovl_opts_default(struct ovl_opts *o);
 
 /* VmRSS of pid in kB from /proc/PID/status; -1 when unreadable. */
 long ovl_rss_kb(int pid);
-/* User + system CPU seconds of pid from /proc/PID/stat; -1 when unreadable. */
-double ovl_cpu_s(int pid);
 
 /*
  * Runs every phase against ctx's ingest (the fixture's kim_admin token,

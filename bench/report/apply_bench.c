@@ -31,6 +31,7 @@
 #include "events/meta.h"
 #include "events/topics.h"
 #include "report.h"
+#include "ts/ts.h"
 #include "slog/slog.h"
 #include "util/buf.h"
 #include "util/ids.h"
@@ -104,38 +105,17 @@ static struct kafka_message view(const struct packed *p)
 	return m;
 }
 
-/* CPU microseconds used so far by process pid (utime + stime), -1 if unknown. */
-static int64_t proc_cpu_us(long pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the command may hold spaces */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
-		return -1;
-	return (int64_t)((ut + st) * 1000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
-}
 
 /* CPU microseconds of this process ([0]) and of PostgreSQL backend pg ([1]). */
 static void cpu_us(long pg, int64_t out[2])
 {
 	struct rusage ru;
-	int64_t b = proc_cpu_us(pg);
+	double b = ts_proc_cpu_seconds(pg);
 
 	getrusage(RUSAGE_SELF, &ru);
 	out[0] = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
 		 (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-	out[1] = b < 0 ? 0 : b;
+	out[1] = b < 0 ? 0 : (int64_t)(b * 1e6);
 }
 
 /* "events_per_cpu_s=... (client X%)" for n events between CPU readings a and b. */

@@ -68,6 +68,10 @@ int ts_ingest_stop(struct ts_ingest *in, int wait_ms);
 /* Prints the last `lines` lines of the child's log to stderr (diagnostics). */
 void ts_ingest_dump_log(const struct ts_ingest *in, int lines);
 
+/* CPU time (user + system, all threads) process pid has used, in seconds
+ * (/proc/PID/stat); -1 when it cannot be read. For benchmarks' per-CPU figures. */
+double ts_proc_cpu_seconds(long pid);
+
 /*
  * Runs `$SIMPUL_STACK <sub>` (e.g. "kafka-stop") and waits up to wait_ms.
  * 0 when it exited 0, else UTIL_EIO/UTIL_ETIMEOUT with detail.
