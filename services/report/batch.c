@@ -445,7 +445,7 @@ static bool moved(const struct item *it)
 	return it->changed && (!it->had_old || !fact_same(&it->old, &it->cur));
 }
 
-/* 4b. writes the items marked todo that existed (insert false) or are new
+/* 4b. writes the items marked to_write that existed (insert false) or are new
  * (insert true: *res gets the rows actually inserted). */
 static int write_facts(struct db_conn *c, const struct batch *b, bool insert, PGresult **res,
 		       char *err, size_t errlen)
@@ -461,7 +461,7 @@ static int write_facts(struct db_conn *c, const struct batch *b, bool insert, PG
 		const struct item *it = &b->items[i];
 		const struct fact *f = &it->cur;
 
-		if (!it->todo || it->had_old == insert)
+		if (!it->to_write || it->had_old == insert)
 			continue;
 		rows++;
 		rc = batch_putn(&a[0], true, it->gen) || batch_put(&a[1], it->content) ||
@@ -499,7 +499,7 @@ static int store_facts(struct db_conn *c, struct batch *b, char *err, size_t err
 	int rc = resolve_days(c, b, err, errlen);
 
 	for (size_t i = 0; i < b->nitems; i++)
-		b->items[i].todo = moved(&b->items[i]);
+		b->items[i].to_write = moved(&b->items[i]);
 	if (rc == 0)
 		rc = write_facts(c, b, false, NULL, err, errlen);
 	if (rc == 0)
@@ -509,15 +509,15 @@ static int store_facts(struct db_conn *c, struct batch *b, char *err, size_t err
 					    PQgetvalue(ins, r, 1));
 
 		if (it)
-			it->todo = false;
+			it->to_write = false;
 	}
 	PQclear(ins);
 	for (size_t i = 0; rc == 0 && i < b->nitems; i++) {
 		struct item *it = &b->items[i];
 
-		it->raced = it->todo && !it->had_old;
+		it->raced = it->to_write && !it->had_old;
 		raced += it->raced;
-		it->todo = false;
+		it->to_write = false;
 	}
 	if (rc || raced == 0)
 		return rc;
@@ -531,7 +531,7 @@ static int store_facts(struct db_conn *c, struct batch *b, char *err, size_t err
 		rc = resolve_days(c, b, err, errlen);
 	}
 	for (size_t i = 0; i < b->nitems; i++)
-		b->items[i].todo = b->items[i].raced && moved(&b->items[i]);
+		b->items[i].to_write = b->items[i].raced && moved(&b->items[i]);
 	if (rc == 0)
 		rc = write_facts(c, b, false, NULL, err, errlen);
 	return rc;

@@ -30,7 +30,7 @@ struct item {
 	const char *content; /* borrowed from an event */
 	bool had_old;        /* its fact existed (read and locked) */
 	bool changed;        /* an event moved it */
-	bool todo;           /* to be written in the current step */
+	bool to_write;       /* to be written in the current step */
 	bool raced;          /* created by a concurrent batch after we read: re-read */
 	struct fact old, cur;
 };

@@ -148,12 +148,12 @@ static void take_args_fill(struct take_args *a, const char *key, double rate, do
 }
 
 /*
- * One pipelined round of the script for the keys with todo[i] set (EVAL when
- * eval, else EVALSHA). Clears todo[i] for every verdict it got; a NOSCRIPT
+ * One pipelined round of the script for the keys with unanswered[i] set (EVAL when
+ * eval, else EVALSHA). Clears unanswered[i] for every verdict it got; a NOSCRIPT
  * reply leaves it set. 0 or the pipeline's error.
  */
 static int take_round(struct cache *c, const char *const *keys, size_t n, double rate,
-		      double burst, bool eval, bool *todo, bool *allowed, int64_t *retry)
+		      double burst, bool eval, bool *unanswered, bool *allowed, int64_t *retry)
 {
 	struct take_args *args = calloc(n, sizeof(*args));
 	struct cache_cmd *cmds = calloc(n, sizeof(*cmds));
@@ -163,7 +163,7 @@ static int take_round(struct cache *c, const char *const *keys, size_t n, double
 	int rc = args && cmds && replies && idx ? 0 : UTIL_ENOMEM;
 
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (!todo[i])
+		if (!unanswered[i])
 			continue;
 		take_args_fill(&args[m], keys[i], rate, burst, eval);
 		cmds[m] = (struct cache_cmd){6, args[m].argv, args[m].lens};
@@ -182,7 +182,7 @@ static int take_round(struct cache *c, const char *const *keys, size_t n, double
 								   ? replies[k]->str
 								   : "bad reply"));
 		else
-			todo[i] = false;
+			unanswered[i] = false;
 	}
 	for (size_t k = 0; replies && k < m; k++)
 		if (replies[k])
@@ -198,7 +198,7 @@ int cache_ratelimit_take_many(struct cache *c, const char *const *keys, size_t n
 			      double rate_per_s, double burst, bool *allowed,
 			      int64_t *retry_after_ms)
 {
-	bool *todo;
+	bool *unanswered;
 	int rc = 0;
 
 	if (!c || (n > 0 && (!keys || !allowed || !retry_after_ms)) || !isfinite(rate_per_s) ||
@@ -209,22 +209,22 @@ int cache_ratelimit_take_many(struct cache *c, const char *const *keys, size_t n
 			return UTIL_EINVAL;
 	if (n == 0)
 		return 0;
-	todo = malloc(n * sizeof(*todo));
-	if (!todo)
+	unanswered = malloc(n * sizeof(*unanswered));
+	if (!unanswered)
 		return UTIL_ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		todo[i] = true;
+		unanswered[i] = true;
 	pthread_once(&sha_once, compute_sha);
 	/* EVALSHA; the keys answered NOSCRIPT (Redis restarted) again with EVAL */
-	if (take_round(c, keys, n, rate_per_s, burst, false, todo, allowed, retry_after_ms) == 0)
-		(void)take_round(c, keys, n, rate_per_s, burst, true, todo, allowed,
+	if (take_round(c, keys, n, rate_per_s, burst, false, unanswered, allowed, retry_after_ms) == 0)
+		(void)take_round(c, keys, n, rate_per_s, burst, true, unanswered, allowed,
 				 retry_after_ms);
 	/* Redis down or broken: the limit still holds within this process */
 	for (size_t i = 0; i < n && rc == 0; i++)
-		if (todo[i])
+		if (unanswered[i])
 			rc = cache_buckets_take(cache_local_buckets(c), keys[i], rate_per_s, burst,
 						util_mono_us() / 1000, &allowed[i],
 						&retry_after_ms[i]);
-	free(todo);
+	free(unanswered);
 	return rc;
 }
